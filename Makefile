@@ -1,0 +1,60 @@
+# edureg — run `make help` for the list of targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EDUREG := $(BIN)/edureg
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+DEMO_SCHOOLS ?= 3
+DEMO_STUDENTS ?= 150
+
+.DEFAULT_GOAL := help
+.PHONY: help run test check lint typecheck imports migrations-check e2e bench clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11)" || { echo "Cần Python 3.11 (PYTHON=$(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip==25.3
+
+$(STAMP_RUN): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP_RUN) $@
+
+run: $(STAMP_RUN) ## Set up and start the demo (SQLite, demo data, web at http://127.0.0.1:8000)
+	$(EDUREG) migrate --no-input -v 0
+	$(EDUREG) seed --schools $(DEMO_SCHOOLS) --students-per-school $(DEMO_STUDENTS) --seed 1
+	$(EDUREG) up
+
+test: $(STAMP_DEV) ## Install what the tests need and run the whole suite
+	@scripts/ensure_chromium.sh
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(STAMP_DEV) ## ruff (lint + format check)
+	$(BIN)/ruff check edureg tests bench scripts
+
+typecheck: $(STAMP_DEV) ## mypy with django-stubs
+	$(BIN)/mypy edureg
+
+imports: $(STAMP_DEV) ## import-linter layer contract
+	$(BIN)/lint-imports
+
+migrations-check: $(STAMP_DEV) ## Fail on model changes without a migration
+	$(EDUREG) makemigrations --check --dry-run
+
+check: lint typecheck imports migrations-check test ## Everything CI checks
+
+bench: $(STAMP_DEV) ## Benchmarks (print JSON): seed of 2.5 M students, page timings
+	$(BIN)/python bench/seed.py
+	$(BIN)/python bench/pages.py
+
+clean: ## Remove the virtual environment and local data (var/)
+	rm -rf $(VENV) var

@@ -1,0 +1,88 @@
+"""Job-position roles and their permissions: the whole access table on one screen.
+
+A change in who may do what is a one-line, reviewed diff here; tests walk the full matrix.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Perm(enum.StrEnum):
+    SCHOOL_VIEW = "school.view"
+    CLASS_VIEW = "class.view"
+    STUDENT_VIEW = "student.view"
+    STUDENT_EDIT = "student.edit"
+    STUDENT_VIEW_SENSITIVE = "student.view_sensitive"
+    STUDENT_VIEW_IDENTIFIERS = "student.view_identifiers"
+    GUARDIAN_VIEW = "guardian.view"
+    STAFF_VIEW = "staff.view"
+    STAFF_EDIT = "staff.edit"
+    STAFF_VIEW_SENSITIVE = "staff.view_sensitive"
+    STAFF_VIEW_IDENTIFIERS = "staff.view_identifiers"
+
+
+class Scope(enum.StrEnum):
+    """How far a role's permissions reach."""
+
+    AUTHORITY = "authority"
+    SCHOOL = "school"
+    OWN_CLASSES = "own_classes"
+    OWN_RECORD = "own_record"
+
+
+class Role(models.TextChoices):
+    PRINCIPAL = "principal", _("Hiệu trưởng")
+    VICE_PRINCIPAL = "vice_principal", _("Phó hiệu trưởng")
+    HOMEROOM_TEACHER = "homeroom_teacher", _("Giáo viên chủ nhiệm")
+    SUBJECT_TEACHER = "subject_teacher", _("Giáo viên bộ môn")
+    RECORDS_CLERK = "records_clerk", _("Nhân viên giáo vụ/văn thư")
+    SCHOOL_NURSE = "school_nurse", _("Nhân viên y tế")
+    IT_OFFICER = "it_officer", _("Quản trị CNTT")
+    AUTHORITY_OFFICER = "authority_officer", _("Cán bộ Sở")
+    SYSTEM_ADMIN = "system_admin", _("Quản trị hệ thống")
+
+
+P = Perm
+_READ_SCHOOL = frozenset(
+    {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.GUARDIAN_VIEW, P.STAFF_VIEW}
+)
+
+ROLE_PERMS: dict[Role, frozenset[Perm]] = {
+    Role.PRINCIPAL: _READ_SCHOOL
+    | {P.STUDENT_EDIT, P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS, P.STAFF_EDIT,
+       P.STAFF_VIEW_SENSITIVE, P.STAFF_VIEW_IDENTIFIERS},
+    Role.VICE_PRINCIPAL: _READ_SCHOOL
+    | {P.STUDENT_EDIT, P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS},
+    Role.HOMEROOM_TEACHER: frozenset(
+        {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.GUARDIAN_VIEW, P.STUDENT_EDIT,
+         P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS}
+    ),
+    Role.SUBJECT_TEACHER: frozenset({P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW}),
+    Role.RECORDS_CLERK: _READ_SCHOOL
+    | {P.STUDENT_EDIT, P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS, P.STAFF_EDIT,
+       P.STAFF_VIEW_IDENTIFIERS},
+    Role.SCHOOL_NURSE: frozenset(
+        {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.GUARDIAN_VIEW, P.STUDENT_VIEW_SENSITIVE}
+    ),
+    Role.IT_OFFICER: frozenset({P.SCHOOL_VIEW, P.CLASS_VIEW, P.STAFF_VIEW}),
+    Role.AUTHORITY_OFFICER: frozenset(
+        {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.STAFF_VIEW}
+    ),
+    Role.SYSTEM_ADMIN: frozenset({P.SCHOOL_VIEW}),
+}
+
+ROLE_SCOPE: dict[Role, Scope] = {
+    Role.PRINCIPAL: Scope.SCHOOL,
+    Role.VICE_PRINCIPAL: Scope.SCHOOL,
+    Role.HOMEROOM_TEACHER: Scope.OWN_CLASSES,
+    Role.SUBJECT_TEACHER: Scope.OWN_CLASSES,
+    Role.RECORDS_CLERK: Scope.SCHOOL,
+    Role.SCHOOL_NURSE: Scope.SCHOOL,
+    Role.IT_OFFICER: Scope.SCHOOL,
+    Role.AUTHORITY_OFFICER: Scope.AUTHORITY,
+    Role.SYSTEM_ADMIN: Scope.AUTHORITY,
+}

@@ -1,0 +1,93 @@
+"""REST API, v1 (OpenAPI at /api/v1/docs). Session-authenticated for now; the sharing issue adds
+OAuth2 client credentials for agencies. Endpoints parse, call a selector, and shape the answer."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Status
+from ninja.security import SessionAuth
+
+from edureg.access.visibility import visibility
+from edureg.api.schemas import (
+    CodeEntryOut,
+    CodeListOut,
+    CodeListSummary,
+    ErrorOut,
+    StudentOut,
+)
+from edureg.core.codelists import UnknownCodeListError, available_versions, get_list, list_names
+from edureg.registry.models import Student
+from edureg.registry.selectors import class_list, student_get
+
+api = NinjaAPI(title="edureg API", version="1", urls_namespace="api", auth=SessionAuth())
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": "Không có quyền."}, status=403)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": "Không tìm thấy."}, status=404)
+
+
+@api.get("/code-lists", response=list[CodeListSummary], auth=None, tags=["danh mục"])
+def code_lists(request: HttpRequest) -> list[CodeListSummary]:
+    """Code lists (danh mục dùng chung) with their current version; public master data."""
+    result = []
+    for name in list_names():
+        current = get_list(name)
+        result.append(CodeListSummary(name=name, version=current.version,
+                                      versions=available_versions(name),
+                                      entries=len(current.entries)))
+    return result
+
+
+@api.get("/code-lists/{name}", response={200: CodeListOut, 404: ErrorOut}, auth=None,
+         tags=["danh mục"])
+def code_list(request: HttpRequest, name: str, version: str | None = None,
+              parent: str | None = None) -> Status[CodeListOut | ErrorOut]:
+    try:
+        found = get_list(name, version)
+    except UnknownCodeListError:
+        detail = f"Không có danh mục “{name}” (phiên bản {version or 'hiện hành'})."
+        return Status(404, ErrorOut(detail=detail))
+    entries = [e for e in found.entries if parent is None or e.parent == parent]
+    return Status(200, CodeListOut(
+        name=found.name, version=found.version, valid_from=found.valid_from, source=found.source,
+        entries=[CodeEntryOut(code=e.code, name=e.name, parent=e.parent, aliases=list(e.aliases))
+                 for e in entries],
+    ))
+
+
+def _student_out(request: HttpRequest, student: Student) -> StudentOut:
+    shown = visibility(request.user, "student")
+
+    def show(name: str) -> str | None:
+        value = shown.show(name, getattr(student, name))
+        return None if value is None else str(value)
+
+    return StudentOut(
+        id=student.pk, code=student.code, full_name=student.full_name,
+        date_of_birth=student.date_of_birth, sex=student.sex, school_id=student.school_id,
+        class_id=student.current_class_id, ethnicity_code=show("ethnicity_code"),
+        religion_code=show("religion_code"), personal_id_number=show("personal_id_number"),
+        phone=show("phone"),
+    )
+
+
+@api.get("/students/{student_id}", response={200: StudentOut, 403: ErrorOut, 404: ErrorOut},
+         tags=["học sinh"])
+def student_detail(request: HttpRequest, student_id: int) -> StudentOut:
+    return _student_out(request, student_get(actor=request.user, student_id=student_id,
+                                             audit_view="api.student_detail"))
+
+
+@api.get("/classes/{class_id}/students", response={200: list[StudentOut], 403: ErrorOut,
+                                                    404: ErrorOut}, tags=["học sinh"])
+def class_students(request: HttpRequest, class_id: int) -> list[StudentOut]:
+    """A class's pupils in Vietnamese order (given name, middle name, family name)."""
+    listing = class_list(actor=request.user, class_id=class_id)
+    return [_student_out(request, s) for s in listing.students]

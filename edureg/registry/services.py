@@ -1,0 +1,181 @@
+"""Writes to people records. Each takes the acting user, checks the policy, validates, writes,
+and records its audit event in one transaction (ARCHITECTURE.md §2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from edureg.access.policy import Actor, require
+from edureg.access.roles import Perm
+from edureg.audit.services import audit_record, changes_for_audit
+from edureg.core.catalogue import active_catalogue
+from edureg.core.codelists import get_list
+from edureg.core.text import name_match_key, vietnamese_sort_key
+from edureg.registry.models import (
+    Enrolment,
+    EnrolmentStatusChange,
+    SchoolClass,
+    Student,
+)
+from edureg.registry.validation import (
+    STUDENT_CLEANERS,
+    STUDENT_CODED,
+    STUDENT_PARENTS,
+    FieldWarning,
+    clean_person_values,
+)
+
+EDITABLE_STUDENT_FIELDS = frozenset(STUDENT_CLEANERS) | frozenset(STUDENT_CODED)
+_UNIQUE_MESSAGES = {
+    "personal_id_number": "Số định danh cá nhân này đã có ở một hồ sơ khác; hãy mở hồ sơ đó "
+                          "thay vì tạo hồ sơ mới.",
+    "education_id": "Mã định danh Bộ GD&ĐT này đã có ở một hồ sơ khác.",
+    "temporary_code": "Mã tạm này đã có ở một hồ sơ khác.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteResult:
+    student: Student
+    changed: tuple[str, ...]
+    warnings: tuple[FieldWarning, ...]
+
+
+def _masked_fields(entity: str) -> frozenset[str]:
+    catalogue = active_catalogue()
+    return catalogue.sensitive_names(entity) | catalogue.identifying_names(entity)
+
+
+def _set_name_keys(student: Student) -> None:
+    student.name_sort_key = vietnamese_sort_key(student.full_name)
+    student.name_match_key = name_match_key(student.full_name)
+
+
+def _raise_on_errors(errors: Mapping[str, list[str]]) -> None:
+    if errors:
+        raise ValidationError({name: list(messages) for name, messages in errors.items()})
+
+
+def _check_unique(student: Student, values: Mapping[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    for name, message in _UNIQUE_MESSAGES.items():
+        value = values.get(name)
+        if value and Student.objects.filter(**{name: value}).exclude(pk=student.pk).exists():
+            errors[name] = [_(message)]
+    _raise_on_errors(errors)
+
+
+def student_update(*, actor: Actor, student: Student, data: Mapping[str, object]) -> WriteResult:
+    """Change some fields of a student; returns what changed and the non-blocking warnings."""
+    require(actor, Perm.STUDENT_EDIT, student)
+    cleaned = clean_person_values(
+        Student, data, cleaners=STUDENT_CLEANERS, coded=STUDENT_CODED,
+        parents=STUDENT_PARENTS, current=student,
+    )
+    if student.education_id and "education_id" in cleaned.values \
+            and cleaned.values["education_id"] != student.education_id:
+        cleaned.error("education_id", _("Mã định danh Bộ GD&ĐT đã chính thức thì không được sửa "
+                                        "hay xoá; nếu sai, hãy báo cho Sở để xử lý."))
+    _raise_on_errors(cleaned.errors)
+    changes = {
+        name: (getattr(student, name), value)
+        for name, value in cleaned.values.items()
+        if getattr(student, name) != value
+    }
+    if not changes:
+        return WriteResult(student=student, changed=(), warnings=tuple(cleaned.warnings))
+    with transaction.atomic():
+        locked = Student.objects.select_for_update().get(pk=student.pk)
+        _check_unique(locked, cleaned.values)
+        for name, (_old, new) in changes.items():
+            setattr(locked, name, new)
+        update_fields = [*changes, "updated_at"]
+        if "full_name" in changes:
+            _set_name_keys(locked)
+            update_fields += ["name_sort_key", "name_match_key"]
+        if cleaned.code_versions:
+            locked.code_versions = {**locked.code_versions, **cleaned.code_versions}
+            update_fields.append("code_versions")
+        try:
+            locked.save(update_fields=update_fields)
+        except IntegrityError as exc:  # a concurrent writer took the same unique value
+            raise ValidationError(_("Hồ sơ vừa bị thay đổi đồng thời; hãy tải lại và thử lại.")
+                                  ) from exc
+        audit_record(
+            actor=actor, action="student.update", entity="student", entity_id=locked.pk,
+            school_id=locked.school_id,
+            data={"changes": changes_for_audit(changes, masked=_masked_fields("student")),
+                  "warnings": [w.code for w in cleaned.warnings]},
+        )
+    return WriteResult(student=locked, changed=tuple(changes), warnings=tuple(cleaned.warnings))
+
+
+def _active_status_code() -> str:
+    """The first active status of the list ("Đang học" in the default list)."""
+    statuses = get_list("enrolment_status")
+    return next(e.code for e in statuses.entries if e.extra.get("active"))
+
+
+def student_create(
+    *,
+    actor: Actor,
+    school_class: SchoolClass,
+    data: Mapping[str, object],
+    started_on: dt.date | None = None,
+) -> WriteResult:
+    """Create a student enrolled in ``school_class``. Without an education id a temporary code
+    is issued (the upper level later swaps it for the official id on this same record)."""
+    require(actor, Perm.STUDENT_EDIT, school_class)
+    cleaned = clean_person_values(
+        Student, data, cleaners=STUDENT_CLEANERS, coded=STUDENT_CODED, parents=STUDENT_PARENTS,
+    )
+    if "full_name" not in cleaned.values and "full_name" not in cleaned.errors:
+        cleaned.error("full_name", _("Không được để trống họ và tên."))
+    _raise_on_errors(cleaned.errors)
+    day = started_on or timezone.localdate()
+    with transaction.atomic():
+        student = Student(school_id=school_class.school_id, current_class=school_class,
+                          code_versions=cleaned.code_versions, **cleaned.values)
+        _check_unique(student, cleaned.values)
+        _set_name_keys(student)
+        if not student.education_id and not student.temporary_code:
+            student.temporary_code = _next_temporary_code(school_class)
+        student.save(force_insert=True)
+        status = _active_status_code()
+        enrolment = Enrolment.objects.create(
+            student=student, school_id=school_class.school_id,
+            school_year_id=school_class.school_year_id, school_class=school_class,
+            grade=school_class.grade, status_code=status, status_since=day, started_on=day,
+        )
+        EnrolmentStatusChange.objects.create(
+            enrolment=enrolment, status_code=status, effective_on=day,
+            recorded_by=actor if actor.is_authenticated else None,  # type: ignore[misc]
+        )
+        audit_record(
+            actor=actor, action="student.create", entity="student", entity_id=student.pk,
+            school_id=student.school_id,
+            data={"class_id": school_class.pk,
+                  "fields": sorted(cleaned.values),
+                  "warnings": [w.code for w in cleaned.warnings]},
+        )
+    return WriteResult(student=student, changed=tuple(cleaned.values),
+                       warnings=tuple(cleaned.warnings))
+
+
+def _next_temporary_code(school_class: SchoolClass) -> str:
+    """``T`` + school id + running number; unique by construction within the transaction."""
+    prefix = f"T{school_class.school_id:05d}"
+    last = (
+        Student.objects.filter(temporary_code__startswith=prefix)
+        .order_by("-temporary_code").values_list("temporary_code", flat=True).first()
+    )
+    number = int(last[len(prefix):]) + 1 if last else 1
+    return f"{prefix}{number:06d}"

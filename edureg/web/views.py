@@ -1,0 +1,228 @@
+"""Web pages: parse, call a selector or service, render. Authorisation is the policy's and the
+selectors': out of scope → 404, missing permission → 403."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from edureg.access.policy import get_scoped_or_404, may, require
+from edureg.access.roles import Perm
+from edureg.access.visibility import visibility
+from edureg.core.codelists import get_list
+from edureg.registry.models import SchoolClass, Student
+from edureg.registry.selectors import (
+    class_list,
+    school_overview,
+    schools_visible,
+    staff_list,
+    student_get,
+)
+from edureg.registry.services import student_update
+from edureg.registry.validation import (
+    STUDENT_CLEANERS,
+    STUDENT_CODED,
+    STUDENT_PARENTS,
+    clean_person_values,
+)
+from edureg.schools.models import School
+from edureg.web import display
+from edureg.web.forms import StudentEditForm, check_context
+
+Crumb = tuple[Any, str | None]
+
+
+def _school_crumbs(school: School) -> list[Crumb]:
+    return [(gettext_lazy("Trang chủ"), reverse("web:home")),
+            (school.name, reverse("web:school", args=[school.pk]))]
+
+
+def _class_crumbs(school_class: SchoolClass, *, link: bool = True) -> list[Crumb]:
+    url = reverse("web:class", args=[school_class.pk]) if link else None
+    label = _("Lớp %(name)s") % {"name": school_class.name}
+    return [*_school_crumbs(school_class.school), (label, url)]
+
+
+def _student_crumbs(student: Student) -> list[Crumb]:
+    crumbs: list[Crumb] = (
+        _class_crumbs(student.current_class) if student.current_class is not None
+        else _school_crumbs(student.school)
+    )
+    return [*crumbs, (student.full_name, reverse("web:student", args=[student.pk]))]
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    schools = list(schools_visible(request.user))
+    if len(schools) == 1:
+        return redirect("web:school", schools[0].pk)
+    return render(request, "web/home.html", {"schools": schools, "breadcrumbs": []})
+
+
+@login_required
+@require_GET
+def school(request: HttpRequest, school_id: int) -> HttpResponse:
+    overview = school_overview(actor=request.user, school_id=school_id)
+    years = sorted({c.school_year.label for c in overview.classes})
+    return render(request, "web/school.html", {
+        "overview": overview,
+        "school": overview.school,
+        "years": years,
+        "may_view_staff": may(request.user, Perm.STAFF_VIEW, overview.school),
+        "breadcrumbs": _school_crumbs(overview.school)[:1] + [(overview.school.name, None)],
+    })
+
+
+@login_required
+@require_GET
+def class_detail(request: HttpRequest, class_id: int) -> HttpResponse:
+    result = class_list(actor=request.user, class_id=class_id)
+    rows = display.class_rows(result.students, visibility(request.user, "student"))
+    return render(request, "web/class_list.html", {
+        "school_class": result.school_class,
+        "school": result.school_class.school,
+        "rows": rows,
+        "breadcrumbs": _class_crumbs(result.school_class, link=False),
+    })
+
+
+@login_required
+@require_GET
+def student_detail(request: HttpRequest, student_id: int) -> HttpResponse:
+    actor = request.user
+    student = student_get(actor=actor, student_id=student_id)
+    student_visibility = visibility(actor, "student")
+    guardians: list[display.GuardianRow] | None = None
+    if may(actor, Perm.GUARDIAN_VIEW, student):
+        guardians = display.guardian_rows(list(student.guardian_links.all()),
+                                          visibility(actor, "guardian"))
+    crumbs = _student_crumbs(student)
+    return render(request, "web/student_detail.html", {
+        "student": student,
+        "school": student.school,
+        "sections": display.student_sections(student, student_visibility),
+        "guardians": guardians,
+        "enrolments": display.enrolment_rows(list(student.enrolments.all())),
+        "may_edit": may(actor, Perm.STUDENT_EDIT, student),
+        "breadcrumbs": [*crumbs[:-1], (student.full_name, None)],
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
+    actor = request.user
+    student = student_get(actor=actor, student_id=student_id, perm=Perm.STUDENT_EDIT,
+                          audit_view="student_edit")
+    student_visibility = visibility(actor, "student")
+    if request.method == "POST":
+        form = StudentEditForm(request.POST, student=student, visibility=student_visibility)
+        if form.is_valid():
+            try:
+                result = student_update(actor=actor, student=student, data=form.changes())
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                if result.changed:
+                    messages.success(request, _("Đã lưu thay đổi hồ sơ học sinh %(name)s.")
+                                     % {"name": result.student.full_name})
+                else:
+                    messages.info(request, _("Không có thay đổi nào để lưu."))
+                for warning in result.warnings:
+                    messages.warning(request, warning.message)
+                return HttpResponseRedirect(reverse("web:student", args=[student.pk]))
+    else:
+        form = StudentEditForm(student=student, visibility=student_visibility)
+    crumbs = _student_crumbs(student)
+    status = 200
+    return render(request, "web/student_edit.html", {
+        "student": student,
+        "school": student.school,
+        "form": form,
+        "breadcrumbs": [*crumbs, (_("Sửa hồ sơ"), None)],
+    }, status=status)
+
+
+@login_required
+@require_POST
+def student_check_field(request: HttpRequest, student_id: int) -> JsonResponse:
+    """Check one field of the edit form as the user leaves it; nothing is written."""
+    actor = request.user
+    require(actor, Perm.STUDENT_EDIT)
+    student = get_scoped_or_404(Student.objects.all(), actor, Perm.STUDENT_EDIT, pk=student_id)
+    form = StudentEditForm(request.POST, student=student, visibility=visibility(actor, "student"))
+    field = request.POST.get("field", "")
+    editable = [name for name, f in form.fields.items() if not f.disabled]
+    if field not in editable:
+        return JsonResponse({"error": _("Trường không hợp lệ.")}, status=400)
+    raw = {name: request.POST.get(name, "") for name in check_context(field, editable)}
+    cleaned = clean_person_values(Student, raw, cleaners=STUDENT_CLEANERS, coded=STUDENT_CODED,
+                                  parents=STUDENT_PARENTS, current=student)
+    return JsonResponse({
+        "field": field,
+        "errors": cleaned.errors.get(field, []),
+        "warnings": [{"field": w.field, "code": w.code, "message": w.message}
+                     for w in cleaned.warnings],
+    })
+
+
+def _children(list_name: str, parameter: str, request: HttpRequest) -> HttpResponse:
+    parent = request.GET.get(parameter, "").strip()
+    if not parent:
+        return HttpResponseBadRequest(_("Thiếu tham số “%(name)s”.") % {"name": parameter})
+    code_list = get_list(list_name)
+    response = JsonResponse({
+        "list": list_name,
+        "version": code_list.version,
+        "parent": parent,
+        "items": [{"code": e.code, "name": e.name} for e in code_list.children(parent)],
+    })
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def communes(request: HttpRequest) -> HttpResponse:
+    return _children("commune", "tinh", request)
+
+
+@login_required
+@require_GET
+def legacy_districts(request: HttpRequest) -> HttpResponse:
+    return _children("legacy_district", "tinh", request)
+
+
+@login_required
+@require_GET
+def legacy_wards(request: HttpRequest) -> HttpResponse:
+    return _children("legacy_ward", "huyen", request)
+
+
+@login_required
+@require_GET
+def staff(request: HttpRequest, school_id: int) -> HttpResponse:
+    require(request.user, Perm.STAFF_VIEW)
+    school, members = staff_list(actor=request.user, school_id=school_id)
+    rows = display.staff_rows(members, visibility(request.user, "staff"))
+    return render(request, "web/staff_list.html", {
+        "school": school,
+        "rows": rows,
+        "breadcrumbs": [*_school_crumbs(school), (_("Cán bộ, giáo viên, nhân viên"), None)],
+    })
