@@ -77,15 +77,24 @@ def simple(code: str, name: str, *aliases: str, **extra: Any) -> Entry:
 
 # --- Administrative units (vietnam-provinces) -----------------------------------------------
 
-_UNIT_PREFIXES = ("Thành phố ", "Tỉnh ", "Quận ", "Huyện ", "Thị xã ", "Thị trấn ", "Phường ",
-                  "Xã ", "Đặc khu ")
+_UNIT_PREFIXES = (
+    "Thành phố ",
+    "Tỉnh ",
+    "Quận ",
+    "Huyện ",
+    "Thị xã ",
+    "Thị trấn ",
+    "Phường ",
+    "Xã ",
+    "Đặc khu ",
+)
 
 
 def short_name(full_name: str) -> str | None:
-    """"Tỉnh Cà Mau" -> "Cà Mau"; None when the rest is only a number ("Phường 1")."""
+    """ "Tỉnh Cà Mau" -> "Cà Mau"; None when the rest is only a number ("Phường 1")."""
     for prefix in _UNIT_PREFIXES:
         if full_name.startswith(prefix):
-            rest = full_name[len(prefix):]
+            rest = full_name[len(prefix) :]
             return None if rest.replace(" ", "").isdigit() else rest
     return None
 
@@ -199,7 +208,11 @@ def administrative_lists() -> list[ListFile]:
         ListFile("commune", new_version, "2025-07-01", new_source, communes, compact=True),
         ListFile("legacy_province", "2025-06-30", "2025-01-01", legacy_source, legacy_provinces),
         ListFile(
-            "legacy_district", "2025-06-30", "2025-01-01", legacy_source, legacy_districts,
+            "legacy_district",
+            "2025-06-30",
+            "2025-01-01",
+            legacy_source,
+            legacy_districts,
             compact=True,
         ),
         ListFile(
@@ -363,12 +376,15 @@ ETHNIC_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
 
 
 def ethnicity_list() -> ListFile:
-    entries = [
-        simple(code, name, *aliases, official=True) for code, name, aliases in ETHNIC_GROUPS
-    ]
+    entries = [simple(code, name, *aliases, official=True) for code, name, aliases in ETHNIC_GROUPS]
     entries.append(
-        simple("55", "Người nước ngoài", "Nước ngoài", official=False,
-               note="Used by some MOET lists for foreign learners; not an ethnic group of Vietnam")
+        simple(
+            "55",
+            "Người nước ngoài",
+            "Nước ngoài",
+            official=False,
+            note="Used by some MOET lists for foreign learners; not an ethnic group of Vietnam",
+        )
     )
     return ListFile(
         "ethnicity",
@@ -472,8 +488,12 @@ def curated_small_lists() -> list[ListFile]:
                 simple("07", "Lưu ban", "Ở lại lớp", active=True),
                 simple("08", "Bảo lưu kết quả", "Bảo lưu", active=False),
                 simple("09", "Tốt nghiệp", active=False),
-                simple("10", "Hoàn thành chương trình", "Hoàn thành chương trình tiểu học",
-                       active=False),
+                simple(
+                    "10",
+                    "Hoàn thành chương trình",
+                    "Hoàn thành chương trình tiểu học",
+                    active=False,
+                ),
                 simple("11", "Đã mất", "Qua đời", active=False),
                 simple("99", "Khác", active=False),
             ],
@@ -486,10 +506,10 @@ def curated_small_lists() -> list[ListFile]:
                 simple("02", "Mẹ", "Má", "Mẹ đẻ", parent_of_child=True),
                 simple("03", "Ông", "Ông nội", "Ông ngoại", parent_of_child=False),
                 simple("04", "Bà", "Bà nội", "Bà ngoại", parent_of_child=False),
-                simple("05", "Anh, chị", "Anh", "Chị", "Anh ruột", "Chị ruột",
-                       parent_of_child=False),
-                simple("06", "Người giám hộ khác", "Người giám hộ", "Khác",
-                       parent_of_child=False),
+                simple(
+                    "05", "Anh, chị", "Anh", "Chị", "Anh ruột", "Chị ruột", parent_of_child=False
+                ),
+                simple("06", "Người giám hộ khác", "Người giám hộ", "Khác", parent_of_child=False),
             ],
         ),
         default(
@@ -499,8 +519,7 @@ def curated_small_lists() -> list[ListFile]:
                 simple("tieu_hoc", "Tiểu học", "TH", "Cấp 1", grades=[1, 2, 3, 4, 5]),
                 simple("thcs", "Trung học cơ sở", "THCS", "Cấp 2", grades=[6, 7, 8, 9]),
                 simple("thpt", "Trung học phổ thông", "THPT", "Cấp 3", grades=[10, 11, 12]),
-                simple("lien_cap", "Liên cấp", "Trường liên cấp",
-                       grades=list(range(1, 13))),
+                simple("lien_cap", "Liên cấp", "Trường liên cấp", grades=list(range(1, 13))),
             ],
         ),
         default(
@@ -517,21 +536,35 @@ def curated_small_lists() -> list[ListFile]:
                 simple("hieu_truong", "Hiệu trưởng", position_group="can_bo_quan_ly"),
                 simple("pho_hieu_truong", "Phó hiệu trưởng", position_group="can_bo_quan_ly"),
                 simple("giao_vien", "Giáo viên", position_group="giao_vien"),
-                simple("tong_phu_trach_doi", "Giáo viên làm Tổng phụ trách Đội",
-                       "Tổng phụ trách Đội", position_group="giao_vien"),
+                simple(
+                    "tong_phu_trach_doi",
+                    "Giáo viên làm Tổng phụ trách Đội",
+                    "Tổng phụ trách Đội",
+                    position_group="giao_vien",
+                ),
                 simple("van_thu", "Nhân viên văn thư", "Văn thư", position_group="nhan_vien"),
                 simple("ke_toan", "Kế toán", position_group="nhan_vien"),
                 simple("thu_quy", "Thủ quỹ", position_group="nhan_vien"),
                 simple("y_te", "Nhân viên y tế", "Y tế học đường", position_group="nhan_vien"),
-                simple("thu_vien", "Nhân viên thư viện", "Thư viện",
-                       position_group="nhan_vien"),
-                simple("thiet_bi", "Nhân viên thiết bị, thí nghiệm", "Thiết bị",
-                       position_group="nhan_vien"),
-                simple("cong_nghe_thong_tin", "Nhân viên công nghệ thông tin", "CNTT",
-                       position_group="nhan_vien"),
+                simple("thu_vien", "Nhân viên thư viện", "Thư viện", position_group="nhan_vien"),
+                simple(
+                    "thiet_bi",
+                    "Nhân viên thiết bị, thí nghiệm",
+                    "Thiết bị",
+                    position_group="nhan_vien",
+                ),
+                simple(
+                    "cong_nghe_thong_tin",
+                    "Nhân viên công nghệ thông tin",
+                    "CNTT",
+                    position_group="nhan_vien",
+                ),
                 simple("giao_vu", "Nhân viên giáo vụ", "Giáo vụ", position_group="nhan_vien"),
-                simple("ho_tro_khuyet_tat", "Nhân viên hỗ trợ giáo dục người khuyết tật",
-                       position_group="nhan_vien"),
+                simple(
+                    "ho_tro_khuyet_tat",
+                    "Nhân viên hỗ trợ giáo dục người khuyết tật",
+                    position_group="nhan_vien",
+                ),
                 simple("bao_ve", "Nhân viên bảo vệ", "Bảo vệ", position_group="nhan_vien"),
                 simple("phuc_vu", "Nhân viên phục vụ", "Phục vụ", position_group="nhan_vien"),
                 simple("nau_an", "Nhân viên nấu ăn", "Cấp dưỡng", position_group="nhan_vien"),
@@ -568,20 +601,34 @@ def curated_small_lists() -> list[ListFile]:
                 simple("toan", "Toán", "Toán học", levels=["tieu_hoc", "thcs", "thpt"]),
                 simple("tieng_viet", "Tiếng Việt", levels=["tieu_hoc"]),
                 simple("ngu_van", "Ngữ văn", "Văn", levels=["thcs", "thpt"]),
-                simple("tieng_anh", "Tiếng Anh", "Anh văn", "Ngoại ngữ 1",
-                       levels=["tieu_hoc", "thcs", "thpt"]),
+                simple(
+                    "tieng_anh",
+                    "Tiếng Anh",
+                    "Anh văn",
+                    "Ngoại ngữ 1",
+                    levels=["tieu_hoc", "thcs", "thpt"],
+                ),
                 simple("ngoai_ngu_khac", "Ngoại ngữ khác", levels=["tieu_hoc", "thcs", "thpt"]),
-                simple("tieng_dan_toc", "Tiếng dân tộc thiểu số",
-                       levels=["tieu_hoc", "thcs", "thpt"]),
+                simple(
+                    "tieng_dan_toc", "Tiếng dân tộc thiểu số", levels=["tieu_hoc", "thcs", "thpt"]
+                ),
                 simple("dao_duc", "Đạo đức", levels=["tieu_hoc"]),
                 simple("tu_nhien_xa_hoi", "Tự nhiên và Xã hội", "TN&XH", levels=["tieu_hoc"]),
                 simple("khoa_hoc", "Khoa học", levels=["tieu_hoc"]),
-                simple("lich_su_dia_li", "Lịch sử và Địa lí", "Lịch sử và Địa lý",
-                       levels=["tieu_hoc", "thcs"]),
+                simple(
+                    "lich_su_dia_li",
+                    "Lịch sử và Địa lí",
+                    "Lịch sử và Địa lý",
+                    levels=["tieu_hoc", "thcs"],
+                ),
                 simple("khoa_hoc_tu_nhien", "Khoa học tự nhiên", "KHTN", levels=["thcs"]),
                 simple("giao_duc_cong_dan", "Giáo dục công dân", "GDCD", levels=["thcs"]),
-                simple("giao_duc_kinh_te_phap_luat", "Giáo dục kinh tế và pháp luật",
-                       "GDKT&PL", levels=["thpt"]),
+                simple(
+                    "giao_duc_kinh_te_phap_luat",
+                    "Giáo dục kinh tế và pháp luật",
+                    "GDKT&PL",
+                    levels=["thpt"],
+                ),
                 simple("vat_li", "Vật lí", "Vật lý", levels=["thpt"]),
                 simple("hoa_hoc", "Hóa học", "Hoá học", levels=["thpt"]),
                 simple("sinh_hoc", "Sinh học", levels=["thpt"]),
@@ -589,17 +636,34 @@ def curated_small_lists() -> list[ListFile]:
                 simple("dia_li", "Địa lí", "Địa lý", levels=["thpt"]),
                 simple("cong_nghe", "Công nghệ", levels=["tieu_hoc", "thcs", "thpt"]),
                 simple("tin_hoc", "Tin học", levels=["tieu_hoc", "thcs", "thpt"]),
-                simple("giao_duc_the_chat", "Giáo dục thể chất", "Thể dục", "GDTC",
-                       levels=["tieu_hoc", "thcs", "thpt"]),
+                simple(
+                    "giao_duc_the_chat",
+                    "Giáo dục thể chất",
+                    "Thể dục",
+                    "GDTC",
+                    levels=["tieu_hoc", "thcs", "thpt"],
+                ),
                 simple("am_nhac", "Âm nhạc", levels=["tieu_hoc", "thcs", "thpt"]),
                 simple("mi_thuat", "Mĩ thuật", "Mỹ thuật", levels=["tieu_hoc", "thcs", "thpt"]),
-                simple("hoat_dong_trai_nghiem", "Hoạt động trải nghiệm",
-                       "Hoạt động trải nghiệm, hướng nghiệp", "HĐTN",
-                       levels=["tieu_hoc", "thcs", "thpt"]),
-                simple("quoc_phong_an_ninh", "Giáo dục quốc phòng và an ninh", "GDQP-AN",
-                       levels=["thpt"]),
-                simple("giao_duc_dia_phuong", "Nội dung giáo dục của địa phương",
-                       "Giáo dục địa phương", levels=["thcs", "thpt"]),
+                simple(
+                    "hoat_dong_trai_nghiem",
+                    "Hoạt động trải nghiệm",
+                    "Hoạt động trải nghiệm, hướng nghiệp",
+                    "HĐTN",
+                    levels=["tieu_hoc", "thcs", "thpt"],
+                ),
+                simple(
+                    "quoc_phong_an_ninh",
+                    "Giáo dục quốc phòng và an ninh",
+                    "GDQP-AN",
+                    levels=["thpt"],
+                ),
+                simple(
+                    "giao_duc_dia_phuong",
+                    "Nội dung giáo dục của địa phương",
+                    "Giáo dục địa phương",
+                    levels=["thcs", "thpt"],
+                ),
             ],
             f"{EDUREG_DEFAULT}; subjects of the 2018 general education programme "
             "(Circular 32/2018/TT-BGDĐT) [S]",

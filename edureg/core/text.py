@@ -47,8 +47,6 @@ _NAME_PUNCTUATION_MAP: Final = {
 }
 
 
-
-
 def gettext_noop(message: str) -> str:
     """Mark a message for ``makemessages`` (same keyword as Django's) without touching settings.
 

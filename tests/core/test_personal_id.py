@@ -30,17 +30,23 @@ FORMAT_MESSAGE = "Số định danh cá nhân phải gồm đúng 12 chữ số.
         ),
         ("038099000001", PersonalId("038099000001", "038", "Tỉnh Thanh Hóa", False, 0, "M", 1999)),
         ("096185123456", PersonalId("096185123456", "096", "Tỉnh Cà Mau", False, 1, "F", 1985)),
-        ("077400000000", PersonalId("077400000000", "077", "Tỉnh Bà Rịa - Vũng Tàu", False, 4,
-                                    "M", 2100)),
+        (
+            "077400000000",
+            PersonalId("077400000000", "077", "Tỉnh Bà Rịa - Vũng Tàu", False, 4, "M", 2100),
+        ),
         ("074501000000", PersonalId("074501000000", "074", "Tỉnh Bình Dương", False, 5, "F", 2101)),
         ("101310123456", PersonalId("101310123456", "101", "nước ngoài", True, 3, "F", 2010)),
         ("295210123456", PersonalId("295210123456", "295", "nước ngoài", True, 2, "M", 2010)),
         ("003210123456", PersonalId("003210123456", "003", None, False, 2, "M", 2010)),
         ("296210123456", PersonalId("296210123456", "296", None, False, 2, "M", 2010)),
-        ("079612345678", PersonalId("079612345678", "079", "Thành phố Hồ Chí Minh", False, 6,
-                                    None, None)),
-        ("079912345678", PersonalId("079912345678", "079", "Thành phố Hồ Chí Minh", False, 9,
-                                    None, None)),
+        (
+            "079612345678",
+            PersonalId("079612345678", "079", "Thành phố Hồ Chí Minh", False, 6, None, None),
+        ),
+        (
+            "079912345678",
+            PersonalId("079912345678", "079", "Thành phố Hồ Chí Minh", False, 9, None, None),
+        ),
     ],
 )
 def test_parse_personal_id(value: str, expected: PersonalId) -> None:
