@@ -76,6 +76,15 @@ def has_perm(actor: Actor, perm: Perm) -> bool:
     return any(perm in ROLE_PERMS[grant.role] for grant in grants(actor))
 
 
+def has_perm_at(actor: Actor, perm: Perm, school_id: int) -> bool:
+    """``perm`` through a grant that covers this school (its own, or the whole authority)."""
+    return any(
+        perm in ROLE_PERMS[grant.role]
+        and (grant.scope is Scope.AUTHORITY or grant.school_id == school_id)
+        for grant in grants(actor)
+    )
+
+
 def roles(actor: Actor) -> frozenset[Role]:
     return frozenset(grant.role for grant in grants(actor))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from edureg.access.policy import Actor, has_perm
+from edureg.access.policy import Actor, has_perm, has_perm_at
 from edureg.access.roles import Perm
 from edureg.core.catalogue import active_catalogue
 
@@ -30,12 +30,17 @@ class Visibility:
         return value
 
 
-def visibility(actor: Actor, entity: str) -> Visibility:
+def visibility(actor: Actor, entity: str, *, school_id: int | None = None) -> Visibility:
+    """What ``actor`` may see of ``entity`` records; judged per school when ``school_id`` is
+    given, so a homeroom teacher at one school is not a homeroom teacher at another."""
+
+    def allowed(perm: Perm) -> bool:
+        return has_perm(actor, perm) if school_id is None else has_perm_at(actor, perm, school_id)
+
     catalogue = active_catalogue()
     hidden = (
-        frozenset() if has_perm(actor, _SENSITIVE_PERM[entity])
-        else catalogue.sensitive_names(entity)
+        frozenset() if allowed(_SENSITIVE_PERM[entity]) else catalogue.sensitive_names(entity)
     )
-    may_see_ids = has_perm(actor, _IDENTIFIER_PERM[entity])
+    may_see_ids = allowed(_IDENTIFIER_PERM[entity])
     masked = frozenset() if may_see_ids else catalogue.identifying_names(entity)
     return Visibility(hidden=hidden, masked=masked)

@@ -63,7 +63,7 @@ def code_list(request: HttpRequest, name: str, version: str | None = None,
 
 
 def _student_out(request: HttpRequest, student: Student) -> StudentOut:
-    shown = visibility(request.user, "student")
+    shown = visibility(request.user, "student", school_id=student.school_id)
 
     def show(name: str) -> str | None:
         value = shown.show(name, getattr(student, name))

@@ -107,10 +107,11 @@ def audit_read(
     ids: Iterable[object],
     school_id: int | None = None,
     view: str = "",
+    extra: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """One "read" event per request, listing the ids of the personal records shown."""
     with transaction.atomic():
         return audit_record(
             actor=actor, action=f"{entity}.read", entity=entity, school_id=school_id,
-            data={"ids": [str(i) for i in ids], "view": view},
+            data={"ids": [str(i) for i in ids], "view": view, **(extra or {})},
         )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from edureg.access.policy import Actor, get_scoped_or_404, scope
+from edureg.access.policy import Actor, get_scoped_or_404, may, require, scope
 from edureg.access.roles import Perm
 from edureg.audit.services import audit_read
 from edureg.registry.models import (
@@ -18,7 +18,7 @@ from edureg.registry.models import (
     Student,
     StudentGuardian,
 )
-from edureg.schools.models import School
+from edureg.schools.models import School, SchoolYear, SchoolYearStatus
 
 
 def schools_visible(actor: Actor) -> QuerySet[School]:
@@ -28,6 +28,7 @@ def schools_visible(actor: Actor) -> QuerySet[School]:
 @dataclasses.dataclass(frozen=True)
 class SchoolOverview:
     school: School
+    school_year: SchoolYear | None
     classes: Sequence[SchoolClass]
     student_count: int
     staff_count: int
@@ -38,7 +39,7 @@ def school_overview(*, actor: Actor, school_id: int) -> SchoolOverview:
                                Perm.SCHOOL_VIEW, pk=school_id)
     classes = list(
         scope(SchoolClass.objects.filter(school=school), actor, Perm.CLASS_VIEW)
-        .filter(school_year__status="open")
+        .filter(school_year__status=SchoolYearStatus.OPEN)
         .select_related("homeroom_teacher", "school_year")
         .annotate(student_count=Count("students", distinct=True))
         .order_by("grade", "name")
@@ -46,8 +47,12 @@ def school_overview(*, actor: Actor, school_id: int) -> SchoolOverview:
     student_count = scope(Student.objects.filter(school=school), actor,
                           Perm.STUDENT_VIEW).count()
     staff_count = scope(Staff.objects.filter(school=school), actor, Perm.STAFF_VIEW).count()
-    return SchoolOverview(school=school, classes=classes, student_count=student_count,
-                          staff_count=staff_count)
+    school_year = (
+        SchoolYear.objects.filter(school=school, status=SchoolYearStatus.OPEN)
+        .order_by("-start_year").first()
+    )
+    return SchoolOverview(school=school, school_year=school_year, classes=classes,
+                          student_count=student_count, staff_count=staff_count)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,12 +90,16 @@ def student_get(*, actor: Actor, student_id: int, perm: Perm = Perm.STUDENT_VIEW
         ),
         actor, perm, pk=student_id,
     )
+    shown: dict[str, object] = {}
+    if may(actor, Perm.GUARDIAN_VIEW, student):
+        shown["guardian_ids"] = [str(link.guardian_id) for link in student.guardian_links.all()]
     audit_read(actor=actor, entity="student", ids=[student.pk], school_id=student.school_id,
-               view=audit_view)
+               view=audit_view, extra=shown)
     return student
 
 
 def staff_list(*, actor: Actor, school_id: int) -> tuple[School, list[Staff]]:
+    require(actor, Perm.STAFF_VIEW)
     school = get_scoped_or_404(School.objects.all(), actor, Perm.SCHOOL_VIEW, pk=school_id)
     staff = list(
         scope(Staff.objects.filter(school=school), actor, Perm.STAFF_VIEW)

@@ -10,7 +10,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from edureg.access.visibility import Visibility
@@ -268,6 +267,3 @@ def staff_rows(staff: list[Staff], visibility: Visibility) -> list[StaffRow]:
         ))
     return rows
 
-
-def label_of(model: type[Student] | type[Staff], name: str) -> str:
-    return str(capfirst(model._meta.get_field(name).verbose_name))

@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
 from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -96,7 +97,9 @@ def layout_names() -> tuple[str, ...]:
 def field_label(name: str) -> Any:
     if name in _LABELS:
         return _LABELS[name]
-    return capfirst(Student._meta.get_field(name).verbose_name)
+    field = Student._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return capfirst(field.verbose_name)
 
 
 def _initial_text(value: object) -> str:
@@ -121,7 +124,7 @@ class StudentEditForm(forms.Form):
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, student: Student,
                  visibility: Visibility) -> None:
-        super().__init__(data=data)  # type: ignore[arg-type]
+        super().__init__(data=data)
         self.student = student
         excluded = visibility.hidden | visibility.masked
         names = [*layout_names(), *sorted(EDITABLE_STUDENT_FIELDS - set(layout_names()))]
@@ -186,8 +189,10 @@ class StudentEditForm(forms.Form):
         return str(getattr(self.student, parent_name) or "") or None
 
     def changes(self) -> dict[str, str]:
-        """The raw values of the fields the user changed, for the service to validate."""
-        return {name: str(self.data.get(name, "")) for name in self.changed_data}
+        """The raw values of the fields the user changed, for the service to validate. A field
+        missing from the submission is left alone rather than read as emptied."""
+        return {name: str(self.data.get(name, "")) for name in self.changed_data
+                if name in self.data}
 
     def add_service_errors(self, error: ValidationError) -> None:
         if not hasattr(error, "error_dict"):

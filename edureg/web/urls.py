@@ -1,6 +1,25 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, path
+
+from edureg.web import views
 
 app_name = "web"
-urlpatterns: list[object] = []
+urlpatterns: list[URLPattern] = [
+    path("dang-nhap/", auth_views.LoginView.as_view(template_name="web/login.html",
+                                                    redirect_authenticated_user=True),
+         name="login"),
+    path("dang-xuat/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("truong/<int:school_id>/", views.school, name="school"),
+    path("truong/<int:school_id>/can-bo/", views.staff, name="staff"),
+    path("lop/<int:class_id>/", views.class_detail, name="class"),
+    path("hoc-sinh/<int:student_id>/", views.student_detail, name="student"),
+    path("hoc-sinh/<int:student_id>/sua/", views.student_edit, name="student_edit"),
+    path("hoc-sinh/<int:student_id>/sua/kiem-tra/", views.student_check_field,
+         name="student_check_field"),
+    path("danh-muc/xa-phuong/", views.communes, name="communes"),
+    path("danh-muc/quan-huyen-cu/", views.legacy_districts, name="legacy_districts"),
+    path("danh-muc/phuong-xa-cu/", views.legacy_wards, name="legacy_wards"),
+]

@@ -52,15 +52,17 @@ def _school_crumbs(school: School) -> list[Crumb]:
             (school.name, reverse("web:school", args=[school.pk]))]
 
 
-def _class_crumbs(school_class: SchoolClass, *, link: bool = True) -> list[Crumb]:
+def _class_crumbs(school_class: SchoolClass, school: School, *, link: bool = True
+                  ) -> list[Crumb]:
     url = reverse("web:class", args=[school_class.pk]) if link else None
     label = _("Lớp %(name)s") % {"name": school_class.name}
-    return [*_school_crumbs(school_class.school), (label, url)]
+    return [*_school_crumbs(school), (label, url)]
 
 
 def _student_crumbs(student: Student) -> list[Crumb]:
     crumbs: list[Crumb] = (
-        _class_crumbs(student.current_class) if student.current_class is not None
+        _class_crumbs(student.current_class, student.school)
+        if student.current_class is not None
         else _school_crumbs(student.school)
     )
     return [*crumbs, (student.full_name, reverse("web:student", args=[student.pk]))]
@@ -79,13 +81,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def school(request: HttpRequest, school_id: int) -> HttpResponse:
     overview = school_overview(actor=request.user, school_id=school_id)
-    years = sorted({c.school_year.label for c in overview.classes})
+    years = [overview.school_year.label] if overview.school_year else []
     return render(request, "web/school.html", {
         "overview": overview,
         "school": overview.school,
         "years": years,
         "may_view_staff": may(request.user, Perm.STAFF_VIEW, overview.school),
-        "breadcrumbs": _school_crumbs(overview.school)[:1] + [(overview.school.name, None)],
+        "breadcrumbs": [*_school_crumbs(overview.school)[:1], (overview.school.name, None)],
     })
 
 
@@ -93,12 +95,14 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
 @require_GET
 def class_detail(request: HttpRequest, class_id: int) -> HttpResponse:
     result = class_list(actor=request.user, class_id=class_id)
-    rows = display.class_rows(result.students, visibility(request.user, "student"))
+    rows = display.class_rows(result.students, visibility(
+        request.user, "student", school_id=result.school_class.school_id))
     return render(request, "web/class_list.html", {
         "school_class": result.school_class,
         "school": result.school_class.school,
         "rows": rows,
-        "breadcrumbs": _class_crumbs(result.school_class, link=False),
+        "breadcrumbs": _class_crumbs(result.school_class, result.school_class.school,
+                                     link=False),
     })
 
 
@@ -107,11 +111,12 @@ def class_detail(request: HttpRequest, class_id: int) -> HttpResponse:
 def student_detail(request: HttpRequest, student_id: int) -> HttpResponse:
     actor = request.user
     student = student_get(actor=actor, student_id=student_id)
-    student_visibility = visibility(actor, "student")
+    student_visibility = visibility(actor, "student", school_id=student.school_id)
     guardians: list[display.GuardianRow] | None = None
     if may(actor, Perm.GUARDIAN_VIEW, student):
         guardians = display.guardian_rows(list(student.guardian_links.all()),
-                                          visibility(actor, "guardian"))
+                                          visibility(actor, "guardian",
+                                                     school_id=student.school_id))
     crumbs = _student_crumbs(student)
     return render(request, "web/student_detail.html", {
         "student": student,
@@ -130,7 +135,7 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
     actor = request.user
     student = student_get(actor=actor, student_id=student_id, perm=Perm.STUDENT_EDIT,
                           audit_view="student_edit")
-    student_visibility = visibility(actor, "student")
+    student_visibility = visibility(actor, "student", school_id=student.school_id)
     if request.method == "POST":
         form = StudentEditForm(request.POST, student=student, visibility=student_visibility)
         if form.is_valid():
@@ -149,14 +154,12 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
                 return HttpResponseRedirect(reverse("web:student", args=[student.pk]))
     else:
         form = StudentEditForm(student=student, visibility=student_visibility)
-    crumbs = _student_crumbs(student)
-    status = 200
     return render(request, "web/student_edit.html", {
         "student": student,
         "school": student.school,
         "form": form,
-        "breadcrumbs": [*crumbs, (_("Sửa hồ sơ"), None)],
-    }, status=status)
+        "breadcrumbs": [*_student_crumbs(student), (_("Sửa hồ sơ"), None)],
+    })
 
 
 @login_required
@@ -164,9 +167,9 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
 def student_check_field(request: HttpRequest, student_id: int) -> JsonResponse:
     """Check one field of the edit form as the user leaves it; nothing is written."""
     actor = request.user
-    require(actor, Perm.STUDENT_EDIT)
     student = get_scoped_or_404(Student.objects.all(), actor, Perm.STUDENT_EDIT, pk=student_id)
-    form = StudentEditForm(request.POST, student=student, visibility=visibility(actor, "student"))
+    form = StudentEditForm(request.POST, student=student,
+                           visibility=visibility(actor, "student", school_id=student.school_id))
     field = request.POST.get("field", "")
     editable = [name for name, f in form.fields.items() if not f.disabled]
     if field not in editable:
@@ -218,9 +221,8 @@ def legacy_wards(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def staff(request: HttpRequest, school_id: int) -> HttpResponse:
-    require(request.user, Perm.STAFF_VIEW)
     school, members = staff_list(actor=request.user, school_id=school_id)
-    rows = display.staff_rows(members, visibility(request.user, "staff"))
+    rows = display.staff_rows(members, visibility(request.user, "staff", school_id=school.pk))
     return render(request, "web/staff_list.html", {
         "school": school,
         "rows": rows,
