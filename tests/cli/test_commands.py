@@ -41,3 +41,18 @@ def test_audit_verify_reports_tampering(cast: Cast) -> None:
     AuditEvent.objects.filter(seq=1).update(actor_label="mallory")
     with pytest.raises(CommandError, match="số 1"):
         call_command("audit", "verify")
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "EDUREG_SECURE": "true", "EDUREG_SECRET_KEY": "k" * 20 + "-Zq8#x" * 8,
+           "EDUREG_ALLOWED_HOSTS": "edureg.example", "EDUREG_VAR_DIR": str(tmp_path)}
+    done = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, str(root / "manage.py"), "check", "--deploy", "--fail-level",
+         "WARNING"], env=env, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
