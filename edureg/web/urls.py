@@ -4,6 +4,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
 from edureg.web import views
+from edureg.web.accounts import urls as accounts_urls
+from edureg.web.supervision import urls as supervision_urls
 
 app_name = "web"
 urlpatterns: list[URLPattern] = [
@@ -23,3 +25,4 @@ urlpatterns: list[URLPattern] = [
     path("danh-muc/quan-huyen-cu/", views.legacy_districts, name="legacy_districts"),
     path("danh-muc/phuong-xa-cu/", views.legacy_wards, name="legacy_wards"),
 ]
+urlpatterns += accounts_urls.urlpatterns + supervision_urls.urlpatterns
