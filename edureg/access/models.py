@@ -16,6 +16,9 @@ from edureg.schools.models import Authority, School
 
 class User(AbstractUser):
     full_name = models.CharField(_("họ và tên"), max_length=100, blank=True)
+    # Set when someone else chose the password (account creation, reset): the holder must
+    # replace it before doing anything else.
+    must_change_password = models.BooleanField(_("phải đổi mật khẩu"), default=False)
 
     class Meta:
         verbose_name = _("tài khoản")

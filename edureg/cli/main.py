@@ -17,3 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     args[0] = "edureg"
     execute_from_command_line(args)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

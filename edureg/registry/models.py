@@ -279,7 +279,7 @@ class Staff(PersonNameFields):
     )
     phone = models.CharField(_("số điện thoại"), max_length=15, blank=True)
     email = models.EmailField(_("thư điện tử"), blank=True)
-    job_position_code = models.CharField(_("vị trí việc làm"), max_length=20, blank=True)
+    job_position_code = models.CharField(_("vị trí việc làm"), max_length=40, blank=True)
     position_group_code = models.CharField(_("nhóm chức vụ"), max_length=20, blank=True)
     employment_status_code = models.CharField(_("trạng thái làm việc"), max_length=20,
                                               blank=True)
@@ -327,7 +327,7 @@ class Assignment(models.Model):
     school_class = models.ForeignKey(
         SchoolClass, on_delete=models.PROTECT, null=True, blank=True, related_name="assignments"
     )
-    subject_code = models.CharField(_("môn"), max_length=20, blank=True)
+    subject_code = models.CharField(_("môn"), max_length=40, blank=True)
     starts_on = models.DateField(_("từ ngày"))
     ends_on = models.DateField(_("đến ngày"), null=True, blank=True)
 

@@ -33,7 +33,7 @@ class Command(BaseCommand):
                 "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
             ],
             "worker": [sys.executable, "-m", "edureg.cli.main", "db_worker",
-                       "--queue-name", "*"],
+                       "--queue-name", "*", "--no-reload"],
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
         for name, command in processes.items():
