@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "edureg.core",
     "edureg.schools",
     "edureg.access",
@@ -59,7 +62,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "edureg.web.middleware.AccessDeniedAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "edureg.web.accounts.middleware.IdleTimeoutMiddleware",
+    "edureg.web.accounts.middleware.AccountGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -109,13 +116,27 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "NAME": "edureg.access.passwords.MinimumLengthValidator",
         "OPTIONS": {"min_length": 10},
     },
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "full_name", "email")},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout: this many failures within the window lock the account name, or the client
+# address, until the oldest counted failure leaves the window.
+EDUREG_LOCKOUT_ACCOUNT_FAILURES = env.int("EDUREG_LOCKOUT_ACCOUNT_FAILURES", default=5)
+EDUREG_LOCKOUT_ADDRESS_FAILURES = env.int("EDUREG_LOCKOUT_ADDRESS_FAILURES", default=20)
+EDUREG_LOCKOUT_WINDOW_SECONDS = env.int("EDUREG_LOCKOUT_WINDOW", default=15 * 60)
+# Trusted reverse proxies in front of the app (X-Forwarded-For entries to skip); 0 = none.
+EDUREG_PROXY_COUNT = env.int("EDUREG_PROXY_COUNT", default=0)
+# Signed-in sessions end after this many seconds without a request.
+EDUREG_IDLE_TIMEOUT_SECONDS = env.int("EDUREG_IDLE_TIMEOUT", default=30 * 60)
+OTP_TOTP_ISSUER = env.str("EDUREG_OTP_ISSUER", default="edureg")
+CSRF_FAILURE_VIEW = "edureg.web.accounts.views.csrf_failure"
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
@@ -136,6 +157,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+SESSION_ENGINE = "edureg.access.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("EDUREG_SESSION_AGE", default=8 * 60 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -8,14 +8,41 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.core.management.commands import flush
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from edureg.access.models import User
-from edureg.access.roles import Role
+from edureg.access.models import Membership, User
+from edureg.access.roles import ROLES_REQUIRING_2FA, Role
 from edureg.registry.models import SchoolClass, Student
 from edureg.schools.models import School
 from tests import factories as f
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_passes_the_audit_guard() -> Iterator[None]:
+    """Transactional tests end with ``flush``, which on SQLite deletes row by row and so meets
+    the audit log's append-only triggers: lift them for the flush only (tests/audit/tampering)."""
+    from edureg.core.catalogue import DEFAULT_FILE, catalogue_load
+    from tests.audit.tampering import guard_lifted
+
+    original = flush.Command.handle
+
+    def handle(self: flush.Command, *args: Any, **options: Any) -> None:
+        with guard_lifted(options.get("database", "default")):
+            original(self, *args, **options)
+        # The flush also empties what data migrations loaded: put the field catalogue back so
+        # the next test does not depend on what an earlier one left in the catalogue cache.
+        catalogue_load(DEFAULT_FILE.read_text(encoding="utf-8"))
+
+    flush.Command.handle = handle  # type: ignore[method-assign]
+    yield
+    flush.Command.handle = original  # type: ignore[method-assign]
 
 
 @dataclasses.dataclass
@@ -33,6 +60,28 @@ class Cast:
     carol: User
     dave: User
     erin: User
+
+
+@pytest.fixture(autouse=True)
+def force_login_is_a_complete_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``client.force_login(user)`` stands for a finished sign-in: for a role that requires two
+    factors it also verifies the session with a TOTP device, as the second-factor page would.
+    The sign-in pages themselves are tested in tests/accounts/."""
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        roles = Membership.objects.current().filter(user_id=user.pk).values_list("role",
+                                                                                  flat=True)
+        if not set(roles) & {role.value for role in ROLES_REQUIRING_2FA}:
+            return
+        device = TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).first() \
+            or TOTPDevice.objects.create(user_id=user.pk, name="test", confirmed=True)
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture

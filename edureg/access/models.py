@@ -4,14 +4,20 @@ school (or across one authority) for a period."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from edureg.access.roles import Role
+from edureg.access.roles import Role, Scope
 from edureg.schools.models import Authority, School
+
+if TYPE_CHECKING:
+    from edureg.access.policy import Grant
 
 
 class User(AbstractUser):
@@ -26,6 +32,18 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+    @classmethod
+    def scope_q(cls, grant: Grant, actor_id: int) -> Q:
+        """Accounts reach a school's managers through any membership at that school (current
+        or ended, so that leavers can still be found and deactivated)."""
+        if grant.scope is Scope.AUTHORITY:
+            members = Membership.objects.filter(authority_id=grant.authority_id)
+        elif grant.scope is Scope.SCHOOL and grant.school_id is not None:
+            members = Membership.objects.filter(school_id=grant.school_id)
+        else:
+            return Q(pk=actor_id)
+        return Q(pk__in=members.values("user_id"))
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -57,3 +75,46 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()}"
+
+
+class UserSession(AbstractBaseSession):
+    """Django's database session row, with who it belongs to and where it came from, so that
+    holders can see and end their sessions and a deactivated account's sessions can be deleted.
+    Filled by ``edureg.access.sessions.SessionStore`` from the session's own data."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="login_sessions"
+    )
+    # Pages refer to a session by this hash, never by its key (the key is the bearer secret).
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("bắt đầu"))
+    last_seen = models.DateTimeField(_("hoạt động gần nhất"))
+    ip_address = models.GenericIPAddressField(_("địa chỉ IP"), null=True, blank=True)
+    user_agent = models.CharField(_("trình duyệt"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("phiên đăng nhập")
+        verbose_name_plural = _("phiên đăng nhập")
+        indexes = [models.Index(fields=["user", "expire_date"])]
+
+    @classmethod
+    def get_session_store_class(cls) -> type:
+        from edureg.access.sessions import SessionStore
+
+        return SessionStore
+
+
+class LoginFailure(models.Model):
+    """One failed sign-in, counted against the account name and the client address for the
+    lockout. Both keys are keyed hashes: typed names and addresses are not kept here."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", _("tài khoản")
+        ADDRESS = "address", _("địa chỉ")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key_hash = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "key_hash", "occurred_at"])]

@@ -23,6 +23,9 @@ class Perm(enum.StrEnum):
     STAFF_EDIT = "staff.edit"
     STAFF_VIEW_SENSITIVE = "staff.view_sensitive"
     STAFF_VIEW_IDENTIFIERS = "staff.view_identifiers"
+    ACCOUNT_VIEW = "account.view"
+    ACCOUNT_MANAGE = "account.manage"
+    AUDIT_VIEW = "audit.view"
 
 
 class Scope(enum.StrEnum):
@@ -54,9 +57,9 @@ _READ_SCHOOL = frozenset(
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.PRINCIPAL: _READ_SCHOOL
     | {P.STUDENT_EDIT, P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS, P.STAFF_EDIT,
-       P.STAFF_VIEW_SENSITIVE, P.STAFF_VIEW_IDENTIFIERS},
+       P.STAFF_VIEW_SENSITIVE, P.STAFF_VIEW_IDENTIFIERS, P.AUDIT_VIEW},
     Role.VICE_PRINCIPAL: _READ_SCHOOL
-    | {P.STUDENT_EDIT, P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS},
+    | {P.STUDENT_EDIT, P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS, P.AUDIT_VIEW},
     Role.HOMEROOM_TEACHER: frozenset(
         {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.GUARDIAN_VIEW, P.STUDENT_EDIT,
          P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS}
@@ -68,11 +71,13 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.SCHOOL_NURSE: frozenset(
         {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.GUARDIAN_VIEW, P.STUDENT_VIEW_SENSITIVE}
     ),
-    Role.IT_OFFICER: frozenset({P.SCHOOL_VIEW, P.CLASS_VIEW, P.STAFF_VIEW}),
-    Role.AUTHORITY_OFFICER: frozenset(
-        {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.STAFF_VIEW}
+    Role.IT_OFFICER: frozenset(
+        {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STAFF_VIEW, P.ACCOUNT_VIEW, P.ACCOUNT_MANAGE}
     ),
-    Role.SYSTEM_ADMIN: frozenset({P.SCHOOL_VIEW}),
+    Role.AUTHORITY_OFFICER: frozenset(
+        {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.STAFF_VIEW, P.AUDIT_VIEW}
+    ),
+    Role.SYSTEM_ADMIN: frozenset({P.SCHOOL_VIEW, P.ACCOUNT_VIEW, P.ACCOUNT_MANAGE}),
 }
 
 ROLE_SCOPE: dict[Role, Scope] = {
@@ -86,3 +91,9 @@ ROLE_SCOPE: dict[Role, Scope] = {
     Role.AUTHORITY_OFFICER: Scope.AUTHORITY,
     Role.SYSTEM_ADMIN: Scope.AUTHORITY,
 }
+
+# Roles whose accounts must pass a TOTP second factor before doing anything else.
+ROLES_REQUIRING_2FA: frozenset[Role] = frozenset(
+    {Role.PRINCIPAL, Role.VICE_PRINCIPAL, Role.IT_OFFICER, Role.AUTHORITY_OFFICER,
+     Role.SYSTEM_ADMIN}
+)

@@ -2,39 +2,90 @@
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from edureg.audit.models import AuditEvent, ChainHead
+from edureg.audit import actions
+from edureg.audit.actions import Kind, kind_of
+from edureg.audit.chain import (
+    GENESIS,
+    ChainBreak,
+    VerifyResult,
+    clean_text,
+    event_line,
+    format_time,
+    link_hash,
+    verify,
+)
+from edureg.audit.models import AuditEvent, ChainHead, canonical_json
 
 CHAIN = "main"
 MASK = "***"
+_PATH_LIMIT = 200
 
 
-def _digest(prev_hash: str, payload: Mapping[str, Any]) -> str:
-    body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
+def _actor_fields(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
+    if isinstance(actor, AbstractBaseUser):
+        return int(actor.pk), clean_text(actor.get_username(), 150)
+    if isinstance(actor, AnonymousUser):
+        return None, "anonymous"
+    return None, "system"
 
 
-def _payload(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "occurred_at": event.occurred_at.isoformat(),
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "action": event.action,
-        "entity": event.entity,
-        "entity_id": event.entity_id,
-        "school_id": event.school_id,
-        "data": event.data,
-    }
+_REF_INSERT = (
+    "INSERT INTO audit_auditrecordref (event_id, seq, kind, school_id, actor_id, entity, "
+    "entity_id, field) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _refs(event: AuditEvent, data: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The records an event touched: ids a read showed, fields a write changed."""
+    common = (event.pk, event.seq, event.kind, event.school_id, event.actor_id)
+    if event.kind == Kind.READ:
+        ids = data.get("ids")
+        if not isinstance(ids, list):
+            return []
+        return [(*common, event.entity, clean_text(str(i), 40), "") for i in ids]
+    if event.kind == Kind.WRITE and event.entity_id:
+        changes = data.get("changes")
+        fields = sorted(changes) if isinstance(changes, Mapping) else [""]
+        return [(*common, event.entity, event.entity_id, clean_text(str(name), 60))
+                for name in fields]
+    return []
+
+
+_HEAD_SELECT = "SELECT seq, last_hash, last_occurred_at FROM audit_chainhead WHERE name = %s"
+_HEAD_UPDATE = ("UPDATE audit_chainhead SET seq = %s, last_hash = %s, last_occurred_at = %s "
+                "WHERE name = %s")
+_EVENT_INSERT = (
+    "INSERT INTO audit_auditevent (seq, occurred_at, actor_id, actor_label, action, kind, entity, "
+    "entity_id, school_id, data, prev_hash, hash) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+
+
+def _locked_head() -> tuple[int, str, dt.datetime | None]:
+    """The chain head, locked until the end of the transaction (created on first use)."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(_HEAD_SELECT + lock, [CHAIN])
+        row = cursor.fetchone()
+    if row is None:
+        ChainHead.objects.get_or_create(name=CHAIN)
+        return _locked_head()
+    seq, last_hash, last_occurred_at = row
+    if last_occurred_at is not None and not isinstance(last_occurred_at, dt.datetime):
+        last_occurred_at = dt.datetime.fromisoformat(str(last_occurred_at))
+    if last_occurred_at is not None and timezone.is_naive(last_occurred_at):
+        last_occurred_at = last_occurred_at.replace(tzinfo=dt.UTC)
+    return int(seq), str(last_hash), last_occurred_at
 
 
 def audit_record(
@@ -46,30 +97,48 @@ def audit_record(
     school_id: int | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. Must run inside the transaction of the change it records."""
+    """Append one event. Must run inside the transaction of the change it records; sensitive
+    values must already be masked by the caller (``changes_for_audit``).
+
+    Plain SQL, four statements (head, event, record references, head): this runs on every page
+    that shows personal data, so it stays clear of per-object ORM work."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change")
-    head, _ = ChainHead.objects.select_for_update().get_or_create(name=CHAIN)
-    user = actor if isinstance(actor, AbstractBaseUser) else None
+    head_seq, head_hash, head_time = _locked_head()
+    now = timezone.now()
+    if head_time is not None and now < head_time:
+        now = head_time  # the clock stepped back: keep times ordered along the chain
+    actor_id, actor_label = _actor_fields(actor)
+    data_text = canonical_json(dict(data or {}))
     event = AuditEvent(
-        seq=head.seq + 1,
-        occurred_at=timezone.now(),
-        actor_id=user.pk if user is not None else None,
-        actor_label=user.get_username() if user is not None else "system",
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
+        seq=head_seq + 1,
+        occurred_at=now,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=clean_text(action, 60),
+        kind=kind_of(action).value,
+        entity=clean_text(entity, 60),
+        entity_id=clean_text(str(entity_id), 40),
         school_id=school_id,
-        data=dict(data or {}),
-        prev_hash=head.last_hash,
+        data=json.loads(data_text),
+        prev_hash=head_hash,
     )
-    # Round-trip the payload through JSON so the hash is computed over what is stored.
-    event.data = json.loads(json.dumps(event.data, ensure_ascii=False, default=str))
-    event.hash = _digest(head.last_hash, _payload(event))
-    event.save(force_insert=True)
-    head.seq = event.seq
-    head.last_hash = event.hash
-    head.save(update_fields=["seq", "last_hash"])
+    event.hash = link_hash(head_hash, event_line(
+        seq=event.seq, occurred_at=format_time(now), actor_id=actor_id, actor_label=actor_label,
+        action=event.action, kind=event.kind, entity=event.entity, entity_id=event.entity_id,
+        school_id=school_id, data_text=data_text,
+    ))
+    stored_time = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(_EVENT_INSERT, [
+            event.seq, stored_time, actor_id, actor_label, event.action, event.kind,
+            event.entity, event.entity_id, school_id, data_text, head_hash, event.hash])
+        event.pk = cursor.fetchone()[0]
+        refs = _refs(event, event.data)
+        if refs:
+            cursor.executemany(_REF_INSERT, refs)
+        cursor.execute(_HEAD_UPDATE, [event.seq, event.hash, stored_time, CHAIN])
+    event._state.adding = False
     return event
 
 
@@ -90,14 +159,23 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-def audit_verify_chain(*, batch_size: int = 5000) -> int | None:
+def audit_verify(*, workers: int | None = None, chunks: int | None = None) -> VerifyResult:
+    """Check the whole chain against its head (see ``edureg.audit.chain``)."""
+    head = ChainHead.objects.filter(name=CHAIN).values_list("seq", "last_hash").first()
+    head_seq, head_hash = head if head is not None else (0, GENESIS)
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    if last > head_seq:
+        # More events than the head knows of is only possible if the head was rewound; the
+        # events above it would otherwise escape verification.
+        head_seq, head_hash = last, AuditEvent.objects.get(seq=last).hash
+    result = verify(head_seq=head_seq, head_hash=head_hash, workers=workers, chunks=chunks)
+    return result
+
+
+def audit_verify_chain(*, workers: int | None = None) -> int | None:
     """Return the seq of the first broken link, or None when the whole chain verifies."""
-    prev = "0" * 64
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size):
-        if event.prev_hash != prev or _digest(prev, _payload(event)) != event.hash:
-            return event.seq
-        prev = event.hash
-    return None
+    broken: ChainBreak | None = audit_verify(workers=workers).broken
+    return None if broken is None else broken.seq
 
 
 def audit_read(
@@ -109,9 +187,30 @@ def audit_read(
     view: str = "",
     extra: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """One "read" event per request, listing the ids of the personal records shown."""
-    with transaction.atomic():
+    """One "read" event per request, listing the ids of the personal records shown. Joins the
+    caller's transaction if there is one (no savepoint: a read that cannot be audited fails)."""
+    with transaction.atomic(savepoint=False):
         return audit_record(
             actor=actor, action=f"{entity}.read", entity=entity, school_id=school_id,
             data={"ids": [str(i) for i in ids], "view": view, **(extra or {})},
+        )
+
+
+def audit_access_denied(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    method: str,
+    path: str,
+    status: int,
+    school_ids: Iterable[int | None] = (),
+) -> AuditEvent:
+    """A refused request (403, or 404 for a record outside the actor's scope). Only the path is
+    kept (its ids, never the query string); the school is the actor's, when they have one."""
+    schools = {school for school in school_ids if school is not None}
+    with transaction.atomic(savepoint=False):
+        return audit_record(
+            actor=actor, action=actions.ACCESS_DENIED, entity="request",
+            school_id=schools.pop() if len(schools) == 1 else None,
+            data={"method": clean_text(method, 10), "path": clean_text(path, _PATH_LIMIT),
+                  "status": status},
         )

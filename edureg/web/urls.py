@@ -1,18 +1,16 @@
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
 from edureg.web import views
 from edureg.web.accounts import urls as accounts_urls
+from edureg.web.accounts import views as accounts_views
 from edureg.web.supervision import urls as supervision_urls
 
 app_name = "web"
 urlpatterns: list[URLPattern] = [
-    path("dang-nhap/", auth_views.LoginView.as_view(template_name="web/login.html",
-                                                    redirect_authenticated_user=True),
-         name="login"),
-    path("dang-xuat/", auth_views.LogoutView.as_view(), name="logout"),
+    path("dang-nhap/", accounts_views.SignInView.as_view(), name="login"),
+    path("dang-xuat/", accounts_views.SignOutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("truong/<int:school_id>/", views.school, name="school"),
     path("truong/<int:school_id>/can-bo/", views.staff, name="staff"),

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from edureg.access.policy import get_scoped_or_404, may, require
+from edureg.access.policy import get_scoped_or_404, has_perm_at, may
 from edureg.access.roles import Perm
 from edureg.access.visibility import visibility
 from edureg.core.codelists import get_list
@@ -125,6 +125,7 @@ def student_detail(request: HttpRequest, student_id: int) -> HttpResponse:
         "guardians": guardians,
         "enrolments": display.enrolment_rows(list(student.enrolments.all())),
         "may_edit": may(actor, Perm.STUDENT_EDIT, student),
+        "may_supervise": has_perm_at(actor, Perm.AUDIT_VIEW, student.school_id),
         "breadcrumbs": [*crumbs[:-1], (student.full_name, None)],
     })
 

@@ -32,8 +32,9 @@ def test_student_out_of_scope_is_404_and_audited_read_in_scope(client: Client,
     response = client.get(f"/api/v1/students/{cast.an.pk}")
     assert response.status_code == 200
     assert response.json()["full_name"] == "Nguyễn Văn An"
-    assert AuditEvent.objects.filter(action="student.read", actor=cast.bob,
-                                     data__ids=[str(cast.an.pk)]).exists()
+    event = AuditEvent.objects.filter(action="student.read", actor=cast.bob).get()
+    assert event.data["ids"] == [str(cast.an.pk)]
+    assert event.data["view"] == "api.student_detail"
 
 
 def test_student_without_permission_is_403(client: Client, cast: Cast) -> None:

@@ -14,11 +14,13 @@ from django.urls import reverse
 from tests import factories as f
 from tests.conftest import Cast
 
-# session, user, grants, class, pupils, and the audited read: savepoint, chain head (locked),
-# event insert, head update, release.
+# session, user, the session's second-factor device (the principal's role requires 2FA),
+# grants, class, pupils, and the audited read (joins the request's transaction, no savepoint):
+# chain head (locked), event insert, record references insert, head update.
 CLASS_LIST_QUERIES = 10
-# session, user, grants, student, its prefetches (guardian links with guardians, enrolments,
-# status changes), the audited read (5), and two policy checks (may edit, may see guardians).
+# session, user, second-factor device, grants, student, its prefetches (guardian links with
+# guardians, enrolments, status changes), the audited read (4), and two policy checks (may
+# edit, may see guardians).
 STUDENT_DETAIL_QUERIES = 15
 
 NumQueries = Callable[[int], AbstractContextManager[Any]]

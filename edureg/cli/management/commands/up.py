@@ -76,4 +76,8 @@ class Command(BaseCommand):
             for login in logins:
                 self.stdout.write(f"  {login.username:<32} {login.role:<28} {login.school}")
             self.stdout.write(f"Mật khẩu demo: {logins[0].password}")
+            self.stdout.write(
+                "Hiệu trưởng, phó hiệu trưởng, quản trị CNTT, cán bộ Sở và quản trị hệ thống phải "
+                "cài xác thực hai bước (ứng dụng TOTP) ở lần đăng nhập đầu."
+            )
         self.stdout.write("")

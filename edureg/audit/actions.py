@@ -1,0 +1,97 @@
+"""The catalogue of audit actions: every event's ``action`` is one of these names (or, for
+reads and writes of a registry entity, ``<entity>.read`` / ``<entity>.<verb>``).
+
+Each action belongs to one *kind*, stored with the event so that the supervision screens can
+page through one kind of event by an index: changes (write), reads of personal data (read),
+denied attempts (denied), account events (account) and system events (system).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+
+class Kind(enum.StrEnum):
+    WRITE = "write"
+    READ = "read"
+    DENIED = "denied"
+    ACCOUNT = "account"
+    DISCLOSURE = "disclosure"
+    SYSTEM = "system"
+
+
+# Access
+ACCESS_DENIED: Final = "access.denied"  # 403, or 404 for a record outside the actor's scope
+AUDIT_READ: Final = "audit.read"  # a supervision screen was opened (with the filters used)
+
+# Accounts and sign-in (emitted by edureg.access)
+AUTH_LOGIN: Final = "auth.login"
+AUTH_LOGIN_FAILED: Final = "auth.login_failed"
+AUTH_LOGOUT: Final = "auth.logout"
+AUTH_LOCKOUT: Final = "auth.lockout"
+AUTH_2FA_ENROLLED: Final = "auth.2fa_enrolled"
+AUTH_2FA_RESET: Final = "auth.2fa_reset"
+AUTH_2FA_FAILED: Final = "auth.2fa_failed"
+AUTH_2FA_RECOVERY_USED: Final = "auth.2fa_recovery_used"
+AUTH_RECOVERY_CODES_RENEWED: Final = "auth.recovery_codes_renewed"
+AUTH_PASSWORD_CHANGED: Final = "auth.password_changed"  # noqa: S105 - an action name
+AUTH_PASSWORD_RESET: Final = "auth.password_reset"  # noqa: S105 - an action name
+AUTH_SESSION_ENDED: Final = "auth.session_ended"
+ACCOUNT_CREATED: Final = "account.created"
+ACCOUNT_UPDATED: Final = "account.updated"
+ACCOUNT_DEACTIVATED: Final = "account.deactivated"
+ACCOUNT_REACTIVATED: Final = "account.reactivated"
+ACCOUNT_DEACTIVATION_RUN: Final = "account.deactivation_run"
+MEMBERSHIP_GRANTED: Final = "membership.granted"
+MEMBERSHIP_ENDED: Final = "membership.ended"
+SECURITY_CSRF_REFUSED: Final = "security.csrf_refused"
+
+# Data leaving or entering the system, consent, synchronisation, sharing (later issues)
+EXPORT: Final = "data.export"
+IMPORT: Final = "data.import"
+CONSENT_GIVEN: Final = "consent.given"
+CONSENT_WITHDRAWN: Final = "consent.withdrawn"
+SYNC_PUSHED: Final = "sync.pushed"
+SYNC_ACKNOWLEDGED: Final = "sync.acknowledged"
+SYNC_PARKED: Final = "sync.parked"
+SHARING_DISCLOSED: Final = "sharing.disclosed"
+SHARING_REFUSED: Final = "sharing.refused"
+
+# System
+SEED_BULK_LOAD: Final = "seed.bulk_load"
+SEED_RESET: Final = "seed.reset"
+CHAIN_MIGRATED: Final = "audit.chain_migrated"
+
+_EXPLICIT: Final[dict[str, Kind]] = {
+    ACCESS_DENIED: Kind.DENIED,
+    AUDIT_READ: Kind.READ,
+    EXPORT: Kind.DISCLOSURE,
+    SHARING_DISCLOSED: Kind.DISCLOSURE,
+    SHARING_REFUSED: Kind.DENIED,
+    IMPORT: Kind.WRITE,
+    CONSENT_GIVEN: Kind.WRITE,
+    CONSENT_WITHDRAWN: Kind.WRITE,
+    CHAIN_MIGRATED: Kind.SYSTEM,
+}
+_BY_PREFIX: Final[tuple[tuple[str, Kind], ...]] = (
+    ("auth.", Kind.ACCOUNT),
+    ("account.", Kind.ACCOUNT),
+    ("membership.", Kind.ACCOUNT),
+    ("security.", Kind.DENIED),
+    ("seed.", Kind.SYSTEM),
+    ("sync.", Kind.SYSTEM),
+)
+
+
+def kind_of(action: str) -> Kind:
+    """The kind of an action: explicit ones first, then by prefix, then ``*.read`` are reads
+    and everything else is a write."""
+    if action in _EXPLICIT:
+        return _EXPLICIT[action]
+    for prefix, kind in _BY_PREFIX:
+        if action.startswith(prefix):
+            return kind
+    if action.endswith(".read"):
+        return Kind.READ
+    return Kind.WRITE
