@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet
 
 from edureg.audit.actions import Kind
 from edureg.audit.models import AuditEvent, AuditRecordRef
+from edureg.audit.services import refs_catch_up
 
 PAGE_SIZE = 50
 
@@ -71,6 +72,7 @@ def events_page(spec: EventFilter, *, before: int | None = None,
     if before is not None:
         hi = min(hi, before - 1)
     if _through_refs(spec):
+        refs_catch_up()
         refs = AuditRecordRef.objects.filter(
             school_id__in=list(spec.school_ids), kind=spec.kind.value, seq__gte=lo, seq__lte=hi)
         if spec.entity:
@@ -101,6 +103,7 @@ def events_page(spec: EventFilter, *, before: int | None = None,
 def records_read_by_actor(school_ids: Collection[int], bounds: Sequence[tuple[int, int]]
                           ) -> dict[int, int]:
     """Actor id → number of records they were shown within the seq ranges."""
+    refs_catch_up()
     totals: dict[int, int] = {}
     for lo, hi in bounds:
         rows = (AuditRecordRef.objects
@@ -115,6 +118,7 @@ def records_read_by_actor(school_ids: Collection[int], bounds: Sequence[tuple[in
 def students_read_by(school_ids: Collection[int], actor_ids: Collection[int],
                      bounds: tuple[int, int]) -> dict[int, set[str]]:
     """Actor id → ids of the students they were shown within the seq range."""
+    refs_catch_up()
     lo, hi = bounds
     result: dict[int, set[str]] = {actor_id: set() for actor_id in actor_ids}
     rows = (AuditRecordRef.objects

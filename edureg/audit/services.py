@@ -24,7 +24,7 @@ from edureg.audit.chain import (
     link_hash,
     verify,
 )
-from edureg.audit.models import AuditEvent, ChainHead, canonical_json
+from edureg.audit.models import AuditEvent, ChainHead, RefIndexHead, canonical_json
 
 CHAIN = "main"
 MASK = "***"
@@ -39,26 +39,77 @@ def _actor_fields(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int |
     return None, "system"
 
 
+_REF_COLUMNS = "event_id, seq, kind, school_id, actor_id, entity, entity_id, field"
 _REF_INSERT = (
     "INSERT INTO audit_auditrecordref (event_id, seq, kind, school_id, actor_id, entity, "
     "entity_id, field) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
+_REF_COPY = f"COPY audit_auditrecordref ({_REF_COLUMNS}) FROM STDIN"
 
 
-def _refs(event: AuditEvent, data: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """The records an event touched: ids a read showed, fields a write changed."""
-    common = (event.pk, event.seq, event.kind, event.school_id, event.actor_id)
-    if event.kind == Kind.READ:
-        ids = data.get("ids")
+def _insert_refs(cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: COPY (row-by-row INSERTs, or one long multi-row INSERT, spend their time in
+    the driver's query handling). SQLite: executemany, which is a loop in C."""
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(_REF_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor.executemany(_REF_INSERT, rows)
+
+
+def _refs(row: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The records one event touched: ids a read showed, fields a write changed."""
+    pk, seq, kind, school_id, actor_id, entity, entity_id, data_text = row
+    common = (pk, seq, kind, school_id, actor_id)
+    if kind == Kind.READ:
+        ids = json.loads(data_text).get("ids")
         if not isinstance(ids, list):
             return []
-        return [(*common, event.entity, clean_text(str(i), 40), "") for i in ids]
-    if event.kind == Kind.WRITE and event.entity_id:
-        changes = data.get("changes")
+        return [(*common, entity, clean_text(str(i), 40), "") for i in ids]
+    if kind == Kind.WRITE and entity_id:
+        changes = json.loads(data_text).get("changes")
         fields = sorted(changes) if isinstance(changes, Mapping) else [""]
-        return [(*common, event.entity, event.entity_id, clean_text(str(name), 60))
-                for name in fields]
+        return [(*common, entity, entity_id, clean_text(str(name), 60)) for name in fields]
     return []
+
+
+_INDEX_HEAD_SELECT = {
+    False: "SELECT seq FROM audit_refindexhead WHERE name = %s",  # SQLite: BEGIN IMMEDIATE
+    True: "SELECT seq FROM audit_refindexhead WHERE name = %s FOR UPDATE",
+}
+_PENDING_SELECT = (
+    "SELECT id, seq, kind, school_id, actor_id, entity, entity_id, data FROM audit_auditevent "
+    "WHERE seq > %s ORDER BY seq LIMIT %s"
+)
+
+
+def refs_catch_up(*, batch: int = 2000) -> int:
+    """Derive the record references of every event not yet indexed; returns how many events
+    were indexed. Safe to run from several processes at once: the index head is locked for each
+    batch, and events become visible in seq order (appends are serialised by the chain head and
+    commit before the next one starts), so no event is skipped or indexed twice."""
+    done = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_INDEX_HEAD_SELECT[connection.features.has_select_for_update],
+                           [CHAIN])
+            row = cursor.fetchone()
+            if row is None:
+                RefIndexHead.objects.get_or_create(name=CHAIN)
+                continue
+            cursor.execute(_PENDING_SELECT, [row[0], batch])
+            events = cursor.fetchall()
+            if not events:
+                return done
+            refs = [ref for event in events for ref in _refs(event)]
+            if refs:
+                _insert_refs(cursor, refs)
+            cursor.execute("UPDATE audit_refindexhead SET seq = %s WHERE name = %s",
+                           [events[-1][1], CHAIN])
+        done += len(events)
+        if len(events) < batch:
+            return done
 
 
 _HEAD_SELECT = "SELECT seq, last_hash, last_occurred_at FROM audit_chainhead WHERE name = %s"
@@ -100,8 +151,9 @@ def audit_record(
     """Append one event. Must run inside the transaction of the change it records; sensitive
     values must already be masked by the caller (``changes_for_audit``).
 
-    Plain SQL, four statements (head, event, record references, head): this runs on every page
-    that shows personal data, so it stays clear of per-object ORM work."""
+    Plain SQL, three statements (head, event, head): this runs on every page that shows personal
+    data, so it stays clear of per-object ORM work. Record references are derived afterwards
+    (``refs_catch_up``)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change")
     head_seq, head_hash, head_time = _locked_head()
@@ -134,9 +186,6 @@ def audit_record(
             event.seq, stored_time, actor_id, actor_label, event.action, event.kind,
             event.entity, event.entity_id, school_id, data_text, head_hash, event.hash])
         event.pk = cursor.fetchone()[0]
-        refs = _refs(event, event.data)
-        if refs:
-            cursor.executemany(_REF_INSERT, refs)
         cursor.execute(_HEAD_UPDATE, [event.seq, event.hash, stored_time, CHAIN])
     event._state.adding = False
     return event

@@ -17,6 +17,7 @@ from edureg.audit.services import (
     audit_verify,
     audit_verify_chain,
     changes_for_audit,
+    refs_catch_up,
 )
 from tests.audit.tampering import guard_lifted
 from tests.conftest import Cast
@@ -150,6 +151,7 @@ def test_the_database_refuses_to_change_the_log(cast: Cast, statement: str) -> N
     _record(cast, 2)
     with transaction.atomic():
         audit_read(actor=cast.alice, entity="student", ids=[cast.an.pk])
+    refs_catch_up()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
             connection.cursor() as cursor:
         cursor.execute(statement)
@@ -198,6 +200,7 @@ def test_a_read_indexes_the_records_it_showed(cast: Cast) -> None:
     event = audit_read(actor=cast.bob, entity="student", ids=[cast.an.pk, cast.binh.pk],
                        school_id=cast.school_a.pk, view="class_list")
     assert event.kind == Kind.READ
+    assert refs_catch_up() == 1
     refs = AuditRecordRef.objects.filter(event=event).order_by("entity_id")
     assert [(r.entity, r.entity_id, r.actor_id, r.seq) for r in refs] == sorted([
         ("student", str(cast.an.pk), cast.bob.pk, event.seq),
@@ -209,8 +212,24 @@ def test_a_write_indexes_the_fields_it_changed(cast: Cast) -> None:
         event = audit_record(actor=cast.alice, action="student.update", entity="student",
                              entity_id=cast.an.pk, school_id=cast.school_a.pk,
                              data={"changes": {"phone": ["***", "***"], "full_name": ["A", "B"]}})
+    refs_catch_up()
     assert sorted(AuditRecordRef.objects.filter(event=event).values_list("field", flat=True)) \
         == ["full_name", "phone"]
+
+
+def test_references_are_derived_once_in_batches_from_where_the_index_stopped(cast: Cast) -> None:
+    for n in range(7):
+        audit_read(actor=cast.bob, entity="student", ids=[cast.an.pk, n + 1000],
+                   school_id=cast.school_a.pk, view="class_list")
+    assert refs_catch_up(batch=3) == 7
+    assert refs_catch_up() == 0  # nothing new: nothing indexed twice
+    audit_read(actor=cast.bob, entity="student", ids=[cast.binh.pk],
+               school_id=cast.school_a.pk, view="student_detail")
+    assert refs_catch_up() == 1
+    shown = AuditRecordRef.objects.filter(entity="student", entity_id=str(cast.an.pk))
+    assert shown.count() == 7
+    assert AuditRecordRef.objects.filter(entity_id=str(cast.binh.pk)).count() == 1
+    assert AuditRecordRef.objects.count() == 15
 
 
 def test_times_never_go_backwards_along_the_chain(cast: Cast) -> None:
@@ -269,3 +288,13 @@ def test_sensitive_values_are_masked() -> None:
                                 "full_name": ("A", "B")}, masked={"ethnicity_code", "phone"})
     assert masked == {"ethnicity_code": ["***", "***"], "phone": ["***", "***"],
                       "full_name": ["A", "B"]}
+
+
+def test_index_command_derives_the_pending_references(cast: Cast) -> None:
+    audit_read(actor=cast.bob, entity="student", ids=[cast.an.pk, cast.binh.pk],
+               school_id=cast.school_a.pk, view="class_list")
+    out = io.StringIO()
+    call_command("audit", "index", stdout=out)
+    assert "Đã lập chỉ mục 1 sự kiện" in out.getvalue()
+    assert set(AuditRecordRef.objects.values_list("entity_id", flat=True)) == {
+        str(cast.an.pk), str(cast.binh.pk)}

@@ -16,12 +16,12 @@ from tests.conftest import Cast
 
 # session, user, the session's second-factor device (the principal's role requires 2FA),
 # grants, class, pupils, and the audited read (joins the request's transaction, no savepoint):
-# chain head (locked), event insert, record references insert, head update.
-CLASS_LIST_QUERIES = 10
+# chain head (locked), event insert, head update (record references are derived later).
+CLASS_LIST_QUERIES = 9
 # session, user, second-factor device, grants, student, its prefetches (guardian links with
-# guardians, enrolments, status changes), the audited read (4), and two policy checks (may
+# guardians, enrolments, status changes), the audited read (3), and two policy checks (may
 # edit, may see guardians).
-STUDENT_DETAIL_QUERIES = 15
+STUDENT_DETAIL_QUERIES = 14
 
 NumQueries = Callable[[int], AbstractContextManager[Any]]
 

@@ -1,13 +1,15 @@
-"""``edureg audit verify``: check the hash chain of the audit log."""
+"""``edureg audit verify``: check the hash chain of the audit log.
+``edureg audit index [--follow]``: derive the record references of new events."""
 
 from __future__ import annotations
 
+import signal
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from edureg.audit.services import audit_verify
+from edureg.audit.services import audit_verify, refs_catch_up
 
 
 class Command(BaseCommand):
@@ -18,8 +20,38 @@ class Command(BaseCommand):
         verify = sub.add_parser("verify", help="Kiểm tra toàn bộ chuỗi")
         verify.add_argument("--workers", type=int, default=None,
                             help="Số tiến trình kiểm tra song song (mặc định: tự chọn)")
+        index = sub.add_parser("index", help="Lập chỉ mục hồ sơ cho các sự kiện mới")
+        index.add_argument("--follow", action="store_true",
+                           help="Chạy liên tục (tiến trình nền của edureg up)")
+        index.add_argument("--interval", type=float, default=2.0,
+                           help="Số giây chờ giữa hai lượt khi chạy liên tục")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "index":
+            self._index(follow=options["follow"], interval=options["interval"])
+            return
+        self._verify(options)
+
+    def _index(self, *, follow: bool, interval: float) -> None:
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        if follow:
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+        while True:
+            done = refs_catch_up()
+            if not follow:
+                self.stdout.write(f"Đã lập chỉ mục {done} sự kiện.")
+                return
+            if stopping:
+                return
+            time.sleep(interval)
+
+    def _verify(self, options: dict[str, Any]) -> None:
         started = time.perf_counter()
         result = audit_verify(workers=options.get("workers"))
         if result.broken is not None:

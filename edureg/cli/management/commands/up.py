@@ -34,6 +34,8 @@ class Command(BaseCommand):
             ],
             "worker": [sys.executable, "-m", "edureg.cli.main", "db_worker",
                        "--queue-name", "*", "--no-reload"],
+            "audit-index": [sys.executable, "-m", "edureg.cli.main", "audit", "index",
+                            "--follow"],
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
         for name, command in processes.items():
