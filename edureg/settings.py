@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "edureg.schools",
     "edureg.access",
     "edureg.audit",
+    "edureg.quality",
     "edureg.registry",
     "edureg.privacy",
     "edureg.web",

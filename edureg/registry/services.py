@@ -25,6 +25,7 @@ from edureg.registry.models import (
     SchoolClass,
     Student,
 )
+from edureg.registry.quality import blocking_errors, field_groups_touched, records_refresh
 from edureg.registry.validation import (
     STUDENT_CLEANERS,
     STUDENT_CODED,
@@ -57,6 +58,10 @@ def _masked_fields(entity: str) -> frozenset[str]:
 def _set_name_keys(student: Student) -> None:
     student.name_sort_key = vietnamese_sort_key(student.full_name)
     student.name_match_key = name_match_key(student.full_name)
+
+
+def _actor_id(actor: Actor) -> int | None:
+    return int(actor.pk) if actor.is_authenticated else None
 
 
 def _raise_on_errors(errors: Mapping[str, list[str]]) -> None:
@@ -115,6 +120,10 @@ def student_update(*, actor: Actor, student: Student, data: Mapping[str, object]
             data={"changes": changes_for_audit(changes, masked=_masked_fields("student")),
                   "warnings": [w.code for w in cleaned.warnings]},
         )
+        field_groups_touched(entity="student", record_id=locked.pk, school_id=locked.school_id,
+                             changed=changes, actor_id=_actor_id(actor))
+        records_refresh("student", [locked.pk])
+        _raise_on_errors(blocking_errors("student", locked.pk, changes))
     return WriteResult(student=locked, changed=tuple(changes), warnings=tuple(cleaned.warnings))
 
 
@@ -166,6 +175,8 @@ def student_create(
                   "fields": sorted(cleaned.values),
                   "warnings": [w.code for w in cleaned.warnings]},
         )
+        records_refresh("student", [student.pk])
+        _raise_on_errors(blocking_errors("student", student.pk, cleaned.values))
     return WriteResult(student=student, changed=tuple(cleaned.values),
                        warnings=tuple(cleaned.warnings))
 

@@ -683,16 +683,19 @@ class _Generator:
             kind = ""
         student_id = self.new_id("registry.Student")
         sex = "M" if rng.random() < 0.515 else "F"
+        older = False
         if grade == 0:
             age = {"Lá": 5, "Chồi": 4, "Mầm": 3}[class_name.split()[0]]
             year = self.plan.start_year - age
         else:
-            year = self.plan.start_year - 6 - grade
+            # Grade 1 in the calendar year the child turns 6; some repeated a year, a few two.
+            year = self.plan.start_year - 5 - grade
             roll = rng.random()
             if roll < 0.02:
                 year -= 1
             elif roll < 0.025:
                 year -= 2
+                older = True
         born = self.birthday(year)
         family: _Family | None = None
         if families and rng.random() < 0.08:
@@ -732,6 +735,11 @@ class _Generator:
             self.problem("no_personal_id", "student", student_id, None, "personal_id_number",
                          "natural")
         temporary = grade == 1 and rng.random() < 0.08
+        if temporary:
+            self.problem("no_education_id", "student", student_id, None, "education_id",
+                         "natural")
+        if older:
+            self.problem("age_grade", "student", student_id, None, "date_of_birth", "natural")
         row: dict[str, Any] = {
             "id": student_id, "full_name": full_name, "school_id": school_id,
             "current_class_id": class_id,

@@ -58,6 +58,9 @@ Problem kinds (at most one per student):
 - ``not_in_register``: the record carries a well-formed number that the register lacks.
 - ``no_personal_id`` (``detail`` ``natural``): a pupil without ID number, common among young
   children. Not planted and not counted in the rates; listed so detectors can be scored.
+- ``no_education_id`` (``natural``): a new grade-1 pupil with a temporary code, awaiting the
+  Ministry's education id. ``age_grade`` (``natural``): a pupil two years older than the grade
+  (two repeated years): plausible, but worth a check. Neither is counted in the rates.
 """
 
 from __future__ import annotations

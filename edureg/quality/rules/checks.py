@@ -1,0 +1,446 @@
+"""The building blocks of quality rules, each with two evaluations of one definition.
+
+A check answers "is this record in violation?". ``row`` evaluates it on one record (a mapping of
+column → Python value) for the per-record path on every write; ``expr`` builds the same test as a
+Polars expression for the batch path (a full rescan of millions of rows). A rule is defined once,
+as a composition of checks; the two evaluations are generated from that one definition, and a
+property test (``tests/quality/test_paths_agree.py``) proves they agree on generated data.
+
+Rules never raise on odd data: missing columns' values, ``None``, wrong types, empty or huge
+strings, NFD text — a check that cannot judge a value answers "no violation". Regular expressions
+are kept to the syntax that Python's ``re`` and Rust's ``regex`` (Polars) read the same way.
+No ORM here (CONVENTIONS.md: pure rules import no ORM).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import polars as pl
+
+Row = Mapping[str, Any]
+
+
+def _text(value: object) -> str | None:
+    """A value as NFC text stripped of surrounding space; None when it is not text."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value).strip()
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return None
+
+
+def _text_expr(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.Utf8, strict=False).str.normalize("NFC").str.strip_chars()
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip()[:9])
+    return None
+
+
+def _int_expr(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.Int64, strict=False)
+
+
+class Check(abc.ABC):
+    """True = the record violates the rule. ``None`` inputs never violate (except ``Blank``)."""
+
+    @abc.abstractmethod
+    def row(self, record: Row) -> bool: ...
+
+    @abc.abstractmethod
+    def expr(self) -> pl.Expr: ...
+
+    @property
+    @abc.abstractmethod
+    def columns(self) -> frozenset[str]: ...
+
+    def __and__(self, other: Check) -> Check:
+        return All((self, other))
+
+    def __or__(self, other: Check) -> Check:
+        return AnyOf((self, other))
+
+    def __invert__(self) -> Check:
+        return Not(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class All(Check):
+    parts: tuple[Check, ...]
+
+    def row(self, record: Row) -> bool:
+        return all(part.row(record) for part in self.parts)
+
+    def expr(self) -> pl.Expr:
+        return pl.all_horizontal([part.expr() for part in self.parts])
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset().union(*(part.columns for part in self.parts))
+
+
+@dataclasses.dataclass(frozen=True)
+class AnyOf(Check):
+    parts: tuple[Check, ...]
+
+    def row(self, record: Row) -> bool:
+        return any(part.row(record) for part in self.parts)
+
+    def expr(self) -> pl.Expr:
+        return pl.any_horizontal([part.expr() for part in self.parts])
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset().union(*(part.columns for part in self.parts))
+
+
+@dataclasses.dataclass(frozen=True)
+class Not(Check):
+    part: Check
+
+    def row(self, record: Row) -> bool:
+        return not self.part.row(record)
+
+    def expr(self) -> pl.Expr:
+        return ~self.part.expr()
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return self.part.columns
+
+
+@dataclasses.dataclass(frozen=True)
+class Blank(Check):
+    """Missing: NULL, or text that is empty once stripped (an empty JSON list counts too)."""
+
+    column: str
+
+    def row(self, record: Row) -> bool:
+        value = record.get(self.column)
+        if value is None:
+            return True
+        if isinstance(value, str):
+            return not value.strip()
+        if isinstance(value, list | tuple):
+            return not value
+        return False
+
+    def expr(self) -> pl.Expr:
+        text = pl.col(self.column).cast(pl.Utf8, strict=False).str.strip_chars()
+        return (pl.col(self.column).is_null() | (text == "") | (text == "[]")).fill_null(True)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
+
+@dataclasses.dataclass(frozen=True)
+class OneOf(Check):
+    """The column's text is one of ``values`` (a guard: "applies to these levels/statuses")."""
+
+    column: str
+    values: frozenset[str]
+
+    def row(self, record: Row) -> bool:
+        return _text(record.get(self.column)) in self.values
+
+    def expr(self) -> pl.Expr:
+        return _text_expr(self.column).is_in(sorted(self.values)).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
+
+@dataclasses.dataclass(frozen=True)
+class NotInList(Check):
+    """Filled, but not a code of the list."""
+
+    column: str
+    codes: frozenset[str]
+
+    def row(self, record: Row) -> bool:
+        value = _text(record.get(self.column))
+        return bool(value) and value not in self.codes
+
+    def expr(self) -> pl.Expr:
+        text = _text_expr(self.column)
+        return ((text != "") & ~text.is_in(sorted(self.codes))).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
+
+@dataclasses.dataclass(frozen=True)
+class Matches(Check):
+    """Filled, and the (NFC, stripped) text contains a match of ``pattern``."""
+
+    column: str
+    pattern: str
+
+    def row(self, record: Row) -> bool:
+        value = _text(record.get(self.column))
+        return value is not None and value != "" and re.search(self.pattern, value) is not None
+
+    def expr(self) -> pl.Expr:
+        return _text_expr(self.column).str.contains(self.pattern).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
+
+@dataclasses.dataclass(frozen=True)
+class LowerIn(Check):
+    """Filled, and the lower-cased text is one of ``values`` (placeholders like "test")."""
+
+    column: str
+    values: frozenset[str]
+
+    def row(self, record: Row) -> bool:
+        value = _text(record.get(self.column))
+        return value is not None and " ".join(value.lower().split()) in self.values
+
+    def expr(self) -> pl.Expr:
+        text = (_text_expr(self.column).str.to_lowercase()
+                .str.replace_all(r"\s+", " "))
+        return text.is_in(sorted(self.values)).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
+
+@dataclasses.dataclass(frozen=True)
+class RepeatedCharacter(Check):
+    """The same Latin letter (or, with ``digits``, the same digit) ``times`` or more in a row,
+    case ignored: "aaa" in a name, "0000000" in a phone. House numbers like "222" are not junk,
+    so letters and digits are separate checks. Written as an alternation because Rust's regex
+    has no back-references."""
+
+    column: str
+    times: int
+    digits: bool = False
+
+    @property
+    def pattern(self) -> str:
+        alphabet = _DIGITS if self.digits else _LATIN
+        return "|".join(f"{char}{{{self.times}}}" for char in alphabet)
+
+    def row(self, record: Row) -> bool:
+        value = _text(record.get(self.column))
+        return value is not None and re.search(self.pattern, value.lower()) is not None
+
+    def expr(self) -> pl.Expr:
+        return (_text_expr(self.column).str.to_lowercase().str.contains(self.pattern)
+                .fill_null(False))
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
+
+@dataclasses.dataclass(frozen=True)
+class DateOutside(Check):
+    """A date before ``earliest`` or after the evaluation day (``today``) plus ``after_days``."""
+
+    column: str
+    earliest: dt.date
+    after_days: int = 0
+
+    def row(self, record: Row) -> bool:
+        value = _date(record.get(self.column))
+        today = _date(record.get(TODAY))
+        if value is None or today is None:
+            return False
+        return value < self.earliest or value > today + dt.timedelta(days=self.after_days)
+
+    def expr(self) -> pl.Expr:
+        value = pl.col(self.column).cast(pl.Date, strict=False)
+        latest = pl.col(TODAY).cast(pl.Date) + pl.duration(days=self.after_days)
+        return ((value < pl.lit(self.earliest)) | (value > latest)).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column, TODAY})
+
+
+@dataclasses.dataclass(frozen=True)
+class YearDifferenceOutside(Check):
+    """``minuend − year(subtrahend)`` outside [low + offset, high + offset], where the offset is
+    the value of ``offset_column`` (0 without one). Age by calendar year against the school year
+    (offset = grade), a guardian's birth year against the child's, a staff member's working age."""
+
+    minuend: str  # a year (int) or a date column
+    subtrahend: str  # a year (int) or a date column
+    low: int
+    high: int
+    offset_column: str | None = None
+
+    def row(self, record: Row) -> bool:
+        first = _year(record.get(self.minuend))
+        second = _year(record.get(self.subtrahend))
+        offset = _int(record.get(self.offset_column)) if self.offset_column else 0
+        if first is None or second is None or offset is None:
+            return False
+        difference = first - second
+        return not (self.low + offset <= difference <= self.high + offset)
+
+    def expr(self) -> pl.Expr:
+        difference = _year_expr(self.minuend) - _year_expr(self.subtrahend)
+        offset = _int_expr(self.offset_column) if self.offset_column else pl.lit(0)
+        inside = difference.is_between(pl.lit(self.low) + offset, pl.lit(self.high) + offset)
+        return (~inside).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        names = {self.minuend, self.subtrahend}
+        if self.offset_column:
+            names.add(self.offset_column)
+        return frozenset(names)
+
+
+def _year(value: object) -> int | None:
+    day = _date(value)
+    if day is not None:
+        return day.year
+    number = _int(value)
+    return number if number is not None and 1000 <= number <= 9999 else None
+
+
+def _year_expr(column: str) -> pl.Expr:
+    as_int = _int_expr(column)
+    as_date = pl.col(column).cast(pl.Utf8, strict=False).str.slice(0, 10).str.to_date(
+        "%Y-%m-%d", strict=False)
+    number = pl.when(as_int.is_between(1000, 9999)).then(as_int)
+    return pl.coalesce(as_date.dt.year().cast(pl.Int64), number)
+
+
+@dataclasses.dataclass(frozen=True)
+class PersonalIdDisagrees(Check):
+    """The 12-digit personal ID's structure (``PPP G YY RRRRRR``) disagrees with the record:
+    ``part`` is "prefix" (not a known place code), "sex" (digit G vs sex) or "year" (G, YY vs
+    the year of birth). Only judged when the number is 12 digits (the format rule covers the
+    rest) and the compared field is filled."""
+
+    column: str
+    part: str  # "prefix" | "sex" | "year"
+    other: str = ""  # the sex or date-of-birth column
+    prefixes: frozenset[str] = frozenset()
+
+    def row(self, record: Row) -> bool:
+        number = _text(record.get(self.column))
+        if not number or len(number) != 12 or not (number.isascii() and number.isdigit()):
+            return False
+        digit = int(number[3])
+        if self.part == "prefix":
+            return number[:3] not in self.prefixes
+        if digit > 5:
+            return False
+        if self.part == "sex":
+            sex = _text(record.get(self.other))
+            return sex in ("M", "F") and sex != ("F" if digit % 2 else "M")
+        year = _year(record.get(self.other))
+        return year is not None and year != (digit // 2 + 19) * 100 + int(number[4:6])
+
+    def expr(self) -> pl.Expr:
+        number = _text_expr(self.column)
+        valid = number.str.contains(r"^[0-9]{12}$")
+        digit = number.str.slice(3, 1).cast(pl.Int64, strict=False)
+        if self.part == "prefix":
+            wrong = ~number.str.slice(0, 3).is_in(sorted(self.prefixes))
+        elif self.part == "sex":
+            sex = _text_expr(self.other)
+            expected = pl.when(digit % 2 == 1).then(pl.lit("F")).otherwise(pl.lit("M"))
+            wrong = (digit <= 5) & sex.is_in(["M", "F"]) & (sex != expected)
+        else:
+            year = (digit // 2 + 19) * 100 + number.str.slice(4, 2).cast(pl.Int64, strict=False)
+            wrong = (digit <= 5) & (_year_expr(self.other) != year)
+        return (valid & wrong).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column, self.other} - {""})
+
+
+@dataclasses.dataclass(frozen=True)
+class IsTrue(Check):
+    """A precomputed flag of the feed (shared ID number, attested group, …) is true."""
+
+    column: str
+
+    def row(self, record: Row) -> bool:
+        value = record.get(self.column)
+        return value is True or (isinstance(value, int) and not isinstance(value, bool)
+                                 and value == 1)
+
+    def expr(self) -> pl.Expr:
+        return (pl.col(self.column).cast(pl.Int64, strict=False) == 1).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column})
+
+
+@dataclasses.dataclass(frozen=True)
+class OlderThan(Check):
+    """A date (last confirmed) missing or more than ``days`` before the evaluation day."""
+
+    column: str
+    days: int
+
+    def row(self, record: Row) -> bool:
+        value = _date(record.get(self.column))
+        today = _date(record.get(TODAY))
+        if today is None:
+            return False
+        return value is None or (today - value).days > self.days
+
+    def expr(self) -> pl.Expr:
+        value = pl.col(self.column).cast(pl.Utf8, strict=False).str.slice(0, 10).str.to_date(
+            "%Y-%m-%d", strict=False)
+        today = pl.col(TODAY).cast(pl.Date)
+        return (value.is_null() | ((today - value).dt.total_days() > self.days)).fill_null(False)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({self.column, TODAY})
+
+
+_LATIN = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+# The evaluation day, supplied with every row/frame so that "now" is an input, not a clock read.
+TODAY = "_today"
+
+
+def codes_of(values: Collection[str]) -> frozenset[str]:
+    return frozenset(str(v) for v in values)

@@ -1,0 +1,414 @@
+"""The registry's records as seen by the quality rules, per record and in batch.
+
+One SQL text per owner entity (``_FEEDS``) yields every column the rules read — the record, its
+school level, its current enrolment, whether its personal ID is held by a different person,
+which field groups are attested and when each update group was last confirmed. The per-record
+path runs it through Django's cursor for a few ids inside the write's transaction; the rescan
+runs the same text for a range of schools through connectorx into Polars. The rules then see the
+same columns either way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from django.db import connection, transaction
+
+from edureg.quality.engine import (
+    RowResult,
+    evaluate_frame,
+    evaluate_row,
+    status_dimension_masks,
+    summarise,
+)
+from edureg.quality.models import COUNTER_FIELDS, Finding, QualityTotal, RecordState
+from edureg.quality.rules.catalogue import Dimension, Kind, RuleSet, Severity
+from edureg.quality.rules.checks import TODAY
+from edureg.quality.services import OwnerResult, current_rule_set, states_replace, today
+
+_STUDENT_FIELDS = (
+    "full_name", "education_id", "temporary_code", "date_of_birth", "sex", "ethnicity_code",
+    "religion_code", "nationality_code", "personal_id_number", "birthplace_text",
+    "birthplace_province", "birthplace_commune", "hometown_text", "hometown_province",
+    "hometown_commune", "permanent_address", "permanent_province", "permanent_commune",
+    "current_address", "current_province", "current_commune", "phone", "disability_code",
+    "policy_group_code",
+)
+_STAFF_FIELDS = (
+    "full_name", "education_id", "date_of_birth", "sex", "ethnicity_code", "religion_code",
+    "nationality_code", "personal_id_number", "phone", "email", "job_position_code",
+    "position_group_code", "employment_status_code", "qualification_code",
+)
+_GUARDIAN_FIELDS = ("full_name", "birth_year", "occupation", "phone", "personal_id_number")
+
+# A personal ID is "shared" when a row of another table holds it under another person's name
+# (each table keeps its IDs unique; the same parent in two schools has the same name key).
+_OTHER_HOLDERS = {
+    "student": ("registry_guardian", "registry_staff"),
+    "guardian": ("registry_student", "registry_staff"),
+    "staff": ("registry_student", "registry_guardian"),
+}
+
+
+def _shared(alias: str, entity: str) -> str:
+    probes = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table} o "  # noqa: S608 - fixed names
+        f"WHERE o.personal_id_number = {alias}.personal_id_number "
+        f"AND o.name_match_key <> {alias}.name_match_key)"
+        for table in _OTHER_HOLDERS[entity])
+    return (f"CASE WHEN {alias}.personal_id_number IS NOT NULL AND ({probes}) THEN 1 ELSE 0 END "
+            "AS personal_id_shared")
+
+
+def _check_columns(alias: str, entity: str, rule_set: RuleSet) -> list[str]:
+    """attested_<group>, identity_verified, confirmed_<update group>."""
+    columns = []
+    base = (f"FROM quality_fieldgroupcheck c WHERE c.entity = '{entity}' "
+            f"AND c.record_id = {alias}.id")
+    for group in rule_set.parameters.groups_for(entity):
+        columns.append(
+            f"CASE WHEN EXISTS (SELECT 1 {base} AND c.\"group\" = '{group.code}' "
+            f"AND c.kind IN ('attest', 'register') AND c.ended_at IS NULL) THEN 1 ELSE 0 END "
+            f"AS {group.column}")
+    columns.append(
+        f"CASE WHEN EXISTS (SELECT 1 {base} AND c.\"group\" = 'identity' "
+        f"AND c.kind = 'register' AND c.ended_at IS NULL) THEN 1 ELSE 0 END AS identity_verified")
+    for code in sorted(rule_set.update_groups):
+        columns.append(
+            f"COALESCE((SELECT MAX(c.checked_at) {base} AND c.\"group\" = '{code}'), "
+            f"{alias}.created_at) AS confirmed_{code}")
+    return columns
+
+
+def _student_sql(rule_set: RuleSet) -> str:
+    fields = ", ".join(f"s.{name}" for name in _STUDENT_FIELDS)
+    extra = ", ".join([_shared("s", "student"), *_check_columns("s", "student", rule_set)])
+    return (
+        f"SELECT s.id AS owner_id, s.id AS record_id, s.school_id, s.current_class_id AS class_id, "  # noqa: S608 - fixed names
+        f"sc.level AS school_level, e.grade, e.status_code, sy.start_year, {fields}, {extra} "
+        "FROM registry_student s JOIN schools_school sc ON sc.id = s.school_id "
+        "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
+        "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
+        "WHERE {where} ORDER BY s.id"
+    )
+
+
+def _guardian_sql() -> str:
+    fields = ", ".join(f"g.{name}" for name in _GUARDIAN_FIELDS)
+    return (
+        f"SELECT l.student_id AS owner_id, g.id AS record_id, s.school_id, "  # noqa: S608 - fixed names
+        f"s.current_class_id AS class_id, sc.level AS school_level, e.status_code, "
+        f"s.date_of_birth AS child_birth, {fields}, {_shared('g', 'guardian')} "
+        "FROM registry_studentguardian l JOIN registry_guardian g ON g.id = l.guardian_id "
+        "JOIN registry_student s ON s.id = l.student_id "
+        "JOIN schools_school sc ON sc.id = s.school_id "
+        "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
+        "WHERE {where} ORDER BY l.student_id, g.id"
+    )
+
+
+def _staff_sql(rule_set: RuleSet) -> str:
+    fields = ", ".join(f"t.{name}" for name in _STAFF_FIELDS)
+    extra = ", ".join([_shared("t", "staff"), *_check_columns("t", "staff", rule_set)])
+    return (
+        # No class column: connectorx cannot type an all-NULL expression on SQLite.
+        f"SELECT t.id AS owner_id, t.id AS record_id, t.school_id, "  # noqa: S608 - fixed names
+        f"sc.level AS school_level, {fields}, {extra} "
+        "FROM registry_staff t JOIN schools_school sc ON sc.id = t.school_id "
+        "WHERE {where} ORDER BY t.id"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Feed:
+    owner: str
+    entity: str
+    sql: str
+    owner_alias: str  # where the owner's id and school are filtered
+
+
+def _feeds(rule_set: RuleSet, owner: str) -> tuple[_Feed, ...]:
+    if owner == "student":
+        return (_Feed("student", "student", _student_sql(rule_set), "s"),
+                _Feed("student", "guardian", _guardian_sql(), "s"))
+    return (_Feed("staff", "staff", _staff_sql(rule_set), "t"),)
+
+
+# --- per-record path ---------------------------------------------------------------------
+
+def _rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def records_refresh(owner: str, ids: Iterable[int], *, on: dt.date | None = None) -> None:
+    """Recompute and store the quality state of some students or staff (with a student's
+    guardians), inside the caller's transaction. Records that no longer exist lose their
+    state."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    rule_set = current_rule_set()
+    day = on or today()
+    status_rules = rule_set.status_rules(owner)
+    placeholders = ", ".join(["%s"] * len(wanted))
+    per_owner: dict[int, list[tuple[str, dict[str, Any], RowResult]]] = defaultdict(list)
+    owners: dict[int, dict[str, Any]] = {}
+    for feed in _feeds(rule_set, owner):
+        rules = rule_set.for_entity(feed.entity)
+        statuses = status_rules if feed.entity == owner else ()
+        sql = feed.sql.replace("{where}", f"{feed.owner_alias}.id IN ({placeholders})")
+        for row in _rows(sql, wanted):
+            row[TODAY] = day
+            result = evaluate_row(rules, statuses, row)
+            per_owner[row["owner_id"]].append((feed.entity, row, result))
+            if feed.entity == owner:
+                owners[row["owner_id"]] = row
+    results = []
+    for owner_id, row in owners.items():
+        evaluated = per_owner[owner_id]
+        own_bits = next(r.status_bits for e, _, r in evaluated if e == owner)
+        summary = summarise(rule_set, owner, [r for _, _, r in evaluated], own_bits)
+        findings = tuple((entity, int(item["record_id"]), rule)
+                         for entity, item, result in evaluated for rule in result.violated)
+        results.append(OwnerResult(owner, owner_id, int(row["school_id"]),
+                                   row.get("class_id"), summary, findings))
+    states_replace(owner, results, rule_set=rule_set, owner_ids=wanted)
+
+
+def blocking_errors(owner: str, owner_id: int, changed: Iterable[str]) -> dict[str, list[str]]:
+    """Error-severity findings of the owner's stored state on the fields a write changed:
+    field → messages. The write is refused (and rolled back) when there are any."""
+    rule_set = current_rule_set()
+    fields = set(changed)
+    errors: dict[str, list[str]] = {}
+    for finding in Finding.objects.filter(owner_entity=owner, owner_id=owner_id,
+                                          entity=owner, severity=Severity.ERROR.value):
+        rule = rule_set.get(finding.rule_code)
+        touched = [name for name in rule.fields if name in fields]
+        if touched:
+            errors.setdefault(touched[0], []).append(rule.message)
+    return errors
+
+
+# --- batch path ----------------------------------------------------------------------------
+
+def _connectorx_uri() -> str:
+    db = settings.DATABASES["default"]
+    if connection.vendor == "sqlite":
+        return f"sqlite://{db['NAME']}"
+    user, password = db.get("USER") or "", db.get("PASSWORD") or ""
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgresql://{auth}{db.get('HOST') or 'localhost'}{port}/{db['NAME']}"
+
+
+def _read_frame(sql: str) -> pl.DataFrame:
+    import connectorx
+
+    frame = connectorx.read_sql(_connectorx_uri(), sql, return_type="polars")
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+@dataclasses.dataclass
+class ScanReport:
+    owner: str
+    schools: int = 0
+    records: int = 0
+    rows: int = 0
+    findings: int = 0
+    read_seconds: float = 0.0
+    rules_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+
+def _school_chunks(school_ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(school_ids), size):
+        yield school_ids[start:start + size]
+
+
+def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
+           schools_per_chunk: int = 100) -> ScanReport:
+    """Recompute the state of every ``owner`` record of the schools with the same rules, read
+    through Polars, written in one transaction per chunk of schools (totals rebuilt)."""
+    rule_set = current_rule_set()
+    day = on or today()
+    report = ScanReport(owner)
+    status_rules = rule_set.status_rules(owner)
+    masks = status_dimension_masks(rule_set, owner)
+    for chunk in _school_chunks(sorted(school_ids), schools_per_chunk):
+        where_ids = ", ".join(str(int(i)) for i in chunk)
+        started = time.perf_counter()
+        frames = []
+        for feed in _feeds(rule_set, owner):
+            sql = feed.sql.replace("{where}", f"{feed.owner_alias}.school_id IN ({where_ids})")
+            frame = _read_frame(sql).with_columns(pl.lit(day).alias(TODAY))
+            if "class_id" not in frame.columns:
+                frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("class_id"))
+            frames.append((feed, frame))
+        read = time.perf_counter()
+        owner_frame, findings, per_owner = _evaluate(rule_set, owner, frames, status_rules,
+                                                     masks)
+        evaluated = time.perf_counter()
+        _replace_chunk(owner, chunk, per_owner, findings, rule_set)
+        written = time.perf_counter()
+        report.schools += len(chunk)
+        report.records += owner_frame.height
+        report.rows += sum(frame.height for _, frame in frames)
+        report.findings += findings.height
+        report.read_seconds += read - started
+        report.rules_seconds += evaluated - read
+        report.write_seconds += written - evaluated
+    return report
+
+
+def _evaluate(rule_set: RuleSet, owner: str, frames: list[tuple[_Feed, pl.DataFrame]],
+              status_rules: Sequence[Any], masks: dict[Dimension, int]
+              ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    keys = ["owner_id", "record_id", "school_id", "class_id"]
+    finding_frames = []
+    sums = []
+    owner_frame = pl.DataFrame()
+    for feed, frame in frames:
+        rules = [r for r in rule_set.for_entity(feed.entity) if r.kind is Kind.PROBLEM]
+        statuses = status_rules if feed.entity == owner else ()
+        result = evaluate_frame(rules, statuses, frame)
+        result = pl.concat([frame.select(keys).with_columns(
+            pl.col("owner_id").cast(pl.Int64), pl.col("record_id").cast(pl.Int64),
+            pl.col("school_id").cast(pl.Int64), pl.col("class_id").cast(pl.Int64)), result],
+            how="horizontal")
+        if feed.entity == owner:
+            owner_frame = result.select(*keys, "status_bits")
+        codes = [r.code for r in rules]
+        if codes:
+            long = (result.select(*keys, *codes)
+                    .unpivot(index=keys, on=codes, variable_name="rule_code", value_name="hit")
+                    .filter(pl.col("hit")).drop("hit")
+                    .with_columns(pl.lit(feed.entity).alias("entity")))
+            finding_frames.append(long)
+        sums.append(result.select("owner_id", "required_total", "required_filled"))
+    rule_table = pl.DataFrame({
+        "rule_code": [r.code for r in rule_set.rules],
+        "field": [r.fields[0] for r in rule_set.rules],
+        "dimension": [r.dimension.value for r in rule_set.rules],
+        "severity": [r.severity.value for r in rule_set.rules],
+        "weight": [r.weight for r in rule_set.rules],
+    })
+    schema = {"owner_id": pl.Int64, "record_id": pl.Int64, "school_id": pl.Int64,
+              "class_id": pl.Int64, "rule_code": pl.Utf8, "entity": pl.Utf8}
+    findings = (pl.concat(finding_frames) if finding_frames else pl.DataFrame(schema=schema))
+    findings = findings.join(rule_table, on="rule_code", how="left")
+    per_dimension = findings.group_by("owner_id").agg(
+        (pl.col("severity") == Severity.ERROR.value).sum().alias("errors"),
+        (pl.col("severity") == Severity.WARNING.value).sum().alias("warnings"),
+        *[(pl.col("dimension") == d.value).any().alias(f"bad_{d.value}") for d in Dimension],
+    )
+    required = pl.concat(sums).group_by("owner_id").agg(pl.col("required_total").sum(),
+                                                       pl.col("required_filled").sum())
+    bits = pl.col("status_bits")
+    per_owner = (
+        owner_frame.join(required, on="owner_id", how="left")
+        .join(per_dimension, on="owner_id", how="left")
+        .with_columns(
+            pl.col("errors").fill_null(0), pl.col("warnings").fill_null(0),
+            pl.col("required_total").fill_null(0), pl.col("required_filled").fill_null(0),
+            *[(~pl.col(f"bad_{d.value}").fill_null(False) & ((bits & masks[d]) == 0))
+              .alias(_FLAG[d]) for d in Dimension])
+    )
+    return owner_frame, findings, per_owner
+
+
+_FLAG = {Dimension.CORRECT: "correct_ok", Dimension.COMPLETE: "complete_ok",
+         Dimension.CLEAN: "clean_ok", Dimension.LIVE: "live_ok"}
+_STATE_COLUMNS = ("entity", "record_id", "school_id", "class_id", "required_total",
+                  "required_filled", "errors", "warnings", "correct_ok", "complete_ok",
+                  "clean_ok", "live_ok", "status_bits", "rule_set", "computed_at")
+_FINDING_COLUMNS = ("owner_entity", "owner_id", "school_id", "class_id", "entity", "record_id",
+                    "rule_code", "field", "dimension", "severity", "weight")
+
+
+def _replace_chunk(owner: str, school_ids: Sequence[int], per_owner: pl.DataFrame,
+                   findings: pl.DataFrame, rule_set: RuleSet) -> None:
+    from django.utils import timezone
+
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    states = per_owner.select(
+        pl.lit(owner).alias("entity"), pl.col("owner_id").alias("record_id"), "school_id",
+        "class_id", "required_total", "required_filled", "errors", "warnings", "correct_ok",
+        "complete_ok", "clean_ok", "live_ok", "status_bits",
+        pl.lit(rule_set.version).alias("rule_set"), pl.lit(now).alias("computed_at"))
+    finding_rows = findings.select(
+        pl.lit(owner).alias("owner_entity"), "owner_id", "school_id", "class_id", "entity",
+        "record_id", "rule_code", "field", "dimension", "severity", "weight")
+    totals = _totals(owner, states)
+    with transaction.atomic():
+        RecordState.objects.filter(entity=owner, school_id__in=school_ids).delete()
+        Finding.objects.filter(owner_entity=owner, school_id__in=school_ids).delete()
+        QualityTotal.objects.filter(entity=owner, school_id__in=school_ids).delete()
+        _bulk_insert("quality_recordstate", _STATE_COLUMNS, states)
+        _bulk_insert("quality_finding", _FINDING_COLUMNS, finding_rows)
+        _bulk_insert("quality_qualitytotal", ("school_id", "class_id", "entity", *COUNTER_FIELDS),
+                     totals)
+
+
+def _totals(owner: str, states: pl.DataFrame) -> pl.DataFrame:
+    sums = [pl.len().cast(pl.Int64).alias("records"),
+            *[pl.col(name).cast(pl.Int64).sum().alias(name) for name in COUNTER_FIELDS
+              if name != "records"]]
+    by_school = states.group_by("school_id").agg(*sums).with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("class_id"))
+    by_class = states.filter(pl.col("class_id").is_not_null()).group_by(
+        "school_id", "class_id").agg(*sums)
+    columns = ["school_id", "class_id", *COUNTER_FIELDS]
+    return pl.concat([by_school.select(columns), by_class.select(columns)]).with_columns(
+        pl.lit(owner).alias("entity")).select("school_id", "class_id", "entity", *COUNTER_FIELDS)
+
+
+def _bulk_insert(table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    names = ", ".join(columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in frame.iter_rows():
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608 - fixed names
+                               frame.rows())
+
+
+def field_groups_touched(*, entity: str, record_id: int, school_id: int,
+                         changed: Iterable[str], actor_id: int | None) -> None:
+    """A write changed some fields: attestations of their groups no longer hold, and their
+    update groups count as confirmed now (the record was just brought up to date)."""
+    from django.utils import timezone
+
+    from edureg.core.catalogue import active_catalogue
+    from edureg.quality.models import CheckKind, FieldGroupCheck
+
+    fields = set(changed)
+    now = timezone.now()
+    rule_set = current_rule_set()
+    broken = [g.code for g in rule_set.parameters.groups_for(entity) if fields & set(g.fields)]
+    if broken:
+        FieldGroupCheck.objects.filter(entity=entity, record_id=record_id, group__in=broken,
+                                       ended_at__isnull=True).update(ended_at=now)
+    catalogue = active_catalogue()
+    groups = sorted({info.update_group for info in catalogue.for_entity(entity)
+                     if info.name in fields and info.update_group in rule_set.update_groups})
+    FieldGroupCheck.objects.bulk_create([
+        FieldGroupCheck(entity=entity, record_id=record_id, school_id=school_id, group=group,
+                        kind=CheckKind.CHANGE, checked_by_id=actor_id, checked_at=now)
+        for group in groups])
