@@ -100,7 +100,7 @@ def student_get(*, actor: Actor, student_id: int, perm: Perm = Perm.STUDENT_VIEW
 
 def staff_list(*, actor: Actor, school_id: int) -> tuple[School, list[Staff]]:
     require(actor, Perm.STAFF_VIEW)
-    school = get_scoped_or_404(School.objects.all(), actor, Perm.SCHOOL_VIEW, pk=school_id)
+    school = get_scoped_or_404(School.objects.all(), actor, Perm.STAFF_VIEW, pk=school_id)
     staff = list(
         scope(Staff.objects.filter(school=school), actor, Perm.STAFF_VIEW)
         .order_by("name_sort_key", "id")

@@ -241,3 +241,8 @@ _cache = _Cache()
 
 def active_catalogue() -> Catalogue:
     return _cache.get()
+
+
+def clear_catalogue_cache() -> None:
+    """Forget the cached active catalogue (the next call reads it again)."""
+    _cache.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -29,8 +30,13 @@ def _crumbs(title: str | None = None) -> list[Crumb]:
 
 
 def _school_id(request: HttpRequest) -> int | None:
-    raw = request.GET.get("truong", "")
-    return int(raw) if raw.isdigit() else None
+    """The chosen school, read as the filter forms read it; None when absent or not a number
+    (the form then says what is wrong)."""
+    try:
+        value = FilterForm.base_fields["truong"].clean(request.GET.get("truong"))
+    except ValidationError:
+        return None
+    return value if isinstance(value, int) else None
 
 
 def _next_url(request: HttpRequest, before: int | None) -> str | None:

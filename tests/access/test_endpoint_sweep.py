@@ -1,0 +1,658 @@
+"""The access sweep: every URL pattern of the site and of the API, one row each in ``ENDPOINTS``.
+
+For each endpoint and each method it accepts: anonymous callers are sent to the sign-in page
+(web) or refused with 401 (API); the actor it is meant for gets the page; another school's
+object (or another class's, another person's, a missing one) is not found (404); a signed-in
+account whose roles lack the permission is refused (403); every refusal leaves exactly one
+``access.denied`` audit event, records no write and changes nothing; a form post without its
+CSRF token is refused (403) and changes nothing; methods the view does not accept answer 405.
+
+A URL pattern added without a row here fails ``test_every_url_pattern_is_classified``; a
+pattern that takes an object id must come with at least one not-found case, and one that needs
+a permission with at least one account lacking it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from edureg.access import policy
+from edureg.access.models import LoginFailure, Membership, User, UserSession
+from edureg.access.roles import Perm, Role
+from edureg.access.sessions import session_key_hash
+from edureg.api.views import api
+from edureg.audit import actions
+from edureg.audit.actions import Kind
+from edureg.audit.models import AuditEvent
+from edureg.registry.models import Guardian, SchoolClass, Staff, Student
+from tests import factories as f
+from tests.conftest import Cast
+from tests.web.conftest import edit_form_data
+
+LOGIN_PATH = reverse(settings.LOGIN_URL)
+MISSING_ID = 999_999_999
+HUGE_ID = 2**63  # one past the largest 64-bit integer column value
+
+
+# --- The world the sweep runs in -------------------------------------------------------------
+
+@dataclasses.dataclass
+class World:
+    """The standing cast plus the accounts and records the sweep needs.
+
+    Users by name: alice (principal A), bob (homeroom 1A), carol (subject teacher A, no class),
+    dave (principal B), erin (authority officer), ivan (IT officer A), sam (system
+    administrator, authority), lam (former principal of A: only an ended membership),
+    khoa (principal of A who also teaches at B, no class there), iris (IT officer of A and
+    principal of B), tuan (subject teacher at A and at B)."""
+
+    cast: Cast
+    users: dict[str, User]
+    staff_a: Staff  # school A staff member without an account
+    staff_b: Staff  # school B staff member without an account
+    bob_membership: Membership
+    dave_membership: Membership
+    tuan_membership_b: Membership
+    alice_other_session: str  # key hash of another open session of alice's
+    dave_session: str  # key hash of an open session of dave's
+
+
+def _membership(user: User, role: Role, school: Any) -> Membership:
+    return Membership.objects.create(user=user, role=role, authority=school.authority,
+                                     school=school, starts_on=dt.date(2020, 1, 1))
+
+
+def _open_session(user: User) -> str:
+    other = Client()
+    other.force_login(user)
+    key = other.session.session_key
+    assert key is not None
+    return session_key_hash(key)
+
+
+@pytest.fixture
+def world(cast: Cast) -> World:
+    authority = cast.school_a.authority
+    users = {name: getattr(cast, name) for name in ("alice", "bob", "carol", "dave", "erin")}
+    users["ivan"] = f.make_user("ivan", Role.IT_OFFICER, cast.school_a)
+    users["sam"] = f.make_user("sam", Role.SYSTEM_ADMIN, authority=authority)
+    users["lam"] = f.make_user("lam", Role.PRINCIPAL, cast.school_a)
+    Membership.objects.filter(user=users["lam"]).update(
+        ends_on=timezone.localdate() - dt.timedelta(days=1))
+    users["khoa"] = f.make_user("khoa", Role.PRINCIPAL, cast.school_a)
+    _membership(users["khoa"], Role.SUBJECT_TEACHER, cast.school_b)
+    users["iris"] = f.make_user("iris", Role.IT_OFFICER, cast.school_a)
+    _membership(users["iris"], Role.PRINCIPAL, cast.school_b)
+    users["tuan"] = f.make_user("tuan", Role.SUBJECT_TEACHER, cast.school_a)
+    tuan_b = _membership(users["tuan"], Role.SUBJECT_TEACHER, cast.school_b)
+    return World(
+        cast=cast, users=users,
+        staff_a=f.make_staff(cast.school_a, "Nguyễn Thị Lan"),
+        staff_b=f.make_staff(cast.school_b, "Hoàng Thị Mai"),
+        bob_membership=Membership.objects.get(user=cast.bob),
+        dave_membership=Membership.objects.get(user=cast.dave),
+        tuan_membership_b=tuan_b,
+        alice_other_session=_open_session(cast.alice),
+        dave_session=_open_session(cast.dave),
+    )
+
+
+# --- URL builders ----------------------------------------------------------------------------
+
+Url = Callable[[World], str]
+
+
+def _web(name: str, *args: Callable[[World], object], query: str = "") -> Url:
+    return lambda w: reverse(f"web:{name}", args=[arg(w) for arg in args]) + query
+
+
+def _id(value: int) -> Callable[[World], int]:
+    return lambda w: value
+
+
+def _pk(path: str) -> Callable[[World], int]:
+    """The primary key of ``world.<path>`` (dotted; ``users.bob`` looks up a user by name)."""
+
+    def pk(w: World) -> int:
+        target: Any = w
+        for part in path.split("."):
+            target = target[part] if isinstance(target, dict) else getattr(target, part)
+        return int(target.pk)
+
+    return pk
+
+
+SCHOOL_A, SCHOOL_B = _pk("cast.school_a"), _pk("cast.school_b")
+CLASS_1A, CLASS_1B, CLASS_B = _pk("cast.class_1a"), _pk("cast.class_1b"), _pk("cast.class_b")
+AN, BINH, CUONG = _pk("cast.an"), _pk("cast.binh"), _pk("cast.other_school_student")
+BOB, DAVE = _pk("users.bob"), _pk("users.dave")
+
+
+def _api(path: str) -> Url:
+    return lambda w: "/api/v1" + path.format(
+        an=AN(w), binh=BINH(w), cuong=CUONG(w), class_1a=CLASS_1A(w), class_1b=CLASS_1B(w),
+        class_b=CLASS_B(w), missing=MISSING_ID, huge=HUGE_ID)
+
+
+# --- The table -------------------------------------------------------------------------------
+
+class Access(enum.Enum):
+    PUBLIC = "public"  # anyone, signed in or not
+    SIGNED_IN = "signed_in"  # any signed-in account: its own account pages, code-list look-ups
+    PERMISSION = "permission"  # a permission of access.roles, within the actor's scope
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """``actor`` asks for ``url`` and must be told it does not exist (404)."""
+
+    label: str
+    actor: str
+    url: Url
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    access: Access
+    ok: dict[str, int]  # method → status for ``actor`` at ``url`` (the methods the view takes)
+    url: Url  # an object within ``actor``'s reach (or the page itself)
+    actor: str = "alice"
+    perm: Perm | None = None
+    lacking: tuple[str, ...] = ()  # signed-in accounts whose roles lack ``perm`` → 403
+    not_found: tuple[Case, ...] = ()  # another school's / class's / person's object, a missing one
+    anonymous: int = 302  # 302: sent to the sign-in page
+    data: Callable[[World], dict[str, Any]] | None = None  # the POST body
+    prepare: Callable[[World], None] | None = None  # state that makes a wrongful write visible
+    other_methods_refused: bool = True  # methods outside ``ok`` answer 405
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(self.ok)
+
+
+def _missing(actor: str, build: Callable[[int], Url]) -> tuple[Case, ...]:
+    return (Case("missing", actor, build(MISSING_ID)), Case("huge_id", actor, build(HUGE_ID)))
+
+
+def _student_cases(actor: str, name: str) -> tuple[Case, ...]:
+    """A student (or its edit pages) of another school, another class, and one the mixed-role
+    principal reaches only as a subject teacher without a class."""
+    return (
+        Case("other_school", actor, _web(name, CUONG)),
+        Case("other_class", "bob", _web(name, BINH)),
+        Case("other_school_other_role", "khoa", _web(name, CUONG)),
+        *_missing(actor, lambda i: _web(name, _id(i))),
+    )
+
+
+def _account_cases(name: str, *extra: Callable[[World], object]) -> tuple[Case, ...]:
+    return (
+        Case("other_school", "ivan", _web(name, DAVE, *extra)),
+        Case("other_school_other_role", "iris", _web(name, DAVE, *extra)),
+        Case("authority_account", "ivan", _web(name, _pk("users.erin"), *extra)),
+        *_missing("ivan", lambda i: _web(name, _id(i), *extra)),
+    )
+
+
+def _school_filter(name: str, school: Callable[[World], int]) -> Url:
+    return lambda w: reverse(f"web:{name}") + f"?truong={school(w)}"
+
+
+def _supervision(name: str, *, filtered: bool = True) -> Endpoint:
+    """A supervision screen; those with a school filter (``?truong=``) must not open another
+    school's events."""
+    cases = (
+        Case("other_school", "alice", _school_filter(name, SCHOOL_B)),
+        Case("other_school_other_role", "khoa", _school_filter(name, SCHOOL_B)),
+        Case("missing", "alice", _school_filter(name, _id(MISSING_ID))),
+    ) if filtered else ()
+    return Endpoint(Access.PERMISSION, {"GET": 200}, _web(name), perm=Perm.AUDIT_VIEW,
+                    lacking=("bob", "carol", "ivan"), not_found=cases)
+
+
+def _student_edit_data(w: World) -> dict[str, Any]:
+    """Alice's complete, valid edit form for An with a new name: what a wrongful post would
+    write wherever it is sent."""
+    principal = Client()
+    principal.force_login(w.cast.alice)
+    data = edit_form_data(principal, w.cast.an)
+    data["full_name"] = "Nguyễn Văn Ân"
+    return data
+
+
+def _deactivate(*names: str) -> Callable[[World], None]:
+    def prepare(w: World) -> None:
+        User.objects.filter(username__in=names).update(is_active=False)
+    return prepare
+
+
+def _enrol(*names: str) -> Callable[[World], None]:
+    def prepare(w: World) -> None:
+        for name in names:
+            TOTPDevice.objects.create(user=w.users[name], name="app", confirmed=True)
+    return prepare
+
+
+def _account_action(name: str, ok: int, **extra: Any) -> Endpoint:
+    return Endpoint(
+        Access.PERMISSION, {"POST": ok}, _web(name, BOB), actor="ivan", perm=Perm.ACCOUNT_MANAGE,
+        lacking=("alice", "erin", "carol"), not_found=_account_cases(name), **extra,
+    )
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    # Sign-in and sign-out: public.
+    "web:login": Endpoint(
+        Access.PUBLIC, {"GET": 302, "POST": 302}, _web("login"), anonymous=200,
+        data=lambda w: {"username": "alice", "password": "sai-mật-khẩu"}),
+    "web:logout": Endpoint(Access.PUBLIC, {"POST": 302}, _web("logout")),
+    # Code-list look-ups for the edit form: any signed-in account (master data, no person).
+    "web:communes": Endpoint(Access.SIGNED_IN, {"GET": 200}, _web("communes", query="?tinh=79"),
+                             actor="lam"),
+    "web:legacy_districts": Endpoint(Access.SIGNED_IN, {"GET": 200},
+                                     _web("legacy_districts", query="?tinh=79"), actor="lam"),
+    "web:legacy_wards": Endpoint(Access.SIGNED_IN, {"GET": 200},
+                                 _web("legacy_wards", query="?huyen=760"), actor="lam"),
+    # The home page lists what the account may see (nothing, for an account without a role).
+    "web:home": Endpoint(Access.SIGNED_IN, {"GET": 200}, _web("home"), actor="erin"),
+    # The holder's own account.
+    "web:otp_verify": Endpoint(Access.SIGNED_IN, {"GET": 302, "POST": 302}, _web("otp_verify"),
+                               data=lambda w: {"token": "000000"}),
+    "web:my_account": Endpoint(Access.SIGNED_IN, {"GET": 200}, _web("my_account")),
+    "web:password_change": Endpoint(
+        Access.SIGNED_IN, {"GET": 200, "POST": 200}, _web("password_change"),
+        data=lambda w: {"old_password": "sai", "new_password1": "Sen-trắng-giữa-hồ-2027",
+                        "new_password2": "Sen-trắng-giữa-hồ-2027"}),
+    "web:two_factor_enrol": Endpoint(Access.SIGNED_IN, {"GET": 200, "POST": 200},
+                                     _web("two_factor_enrol"),
+                                     data=lambda w: {"token": "000000"}),
+    "web:recovery_codes_renew": Endpoint(Access.SIGNED_IN, {"POST": 200},
+                                         _web("recovery_codes_renew")),
+    "web:session_end": Endpoint(
+        Access.SIGNED_IN, {"POST": 302}, lambda w: reverse("web:session_end",
+                                                           args=[w.alice_other_session]),
+        not_found=(
+            Case("other_person", "alice",
+                 lambda w: reverse("web:session_end", args=[w.dave_session])),
+            Case("missing", "alice", lambda w: reverse("web:session_end", args=["0" * 64])),
+        )),
+    # Registry pages.
+    "web:school": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("school", SCHOOL_A), perm=Perm.SCHOOL_VIEW,
+        lacking=("lam",),
+        not_found=(Case("other_school", "alice", _web("school", SCHOOL_B)),
+                   Case("other_school_class_teacher", "bob", _web("school", SCHOOL_B)),
+                   *_missing("alice", lambda i: _web("school", _id(i))))),
+    "web:staff": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("staff", SCHOOL_A), perm=Perm.STAFF_VIEW,
+        lacking=("bob", "carol", "lam"),
+        not_found=(Case("other_school", "alice", _web("staff", SCHOOL_B)),
+                   Case("other_school_other_role", "khoa", _web("staff", SCHOOL_B)),
+                   *_missing("alice", lambda i: _web("staff", _id(i))))),
+    "web:class": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("class", CLASS_1A), perm=Perm.CLASS_VIEW,
+        lacking=("sam", "lam"), not_found=(
+            Case("other_school", "alice", _web("class", CLASS_B)),
+            Case("other_class", "bob", _web("class", CLASS_1B)),
+            Case("other_school_other_role", "khoa", _web("class", CLASS_B)),
+            *_missing("alice", lambda i: _web("class", _id(i))))),
+    "web:student": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("student", AN), perm=Perm.STUDENT_VIEW,
+        lacking=("ivan", "sam", "lam"), not_found=_student_cases("alice", "student")),
+    "web:student_edit": Endpoint(
+        Access.PERMISSION, {"GET": 200, "POST": 302}, _web("student_edit", AN),
+        perm=Perm.STUDENT_EDIT, lacking=("carol", "erin", "ivan"),
+        not_found=_student_cases("alice", "student_edit"), data=_student_edit_data),
+    "web:student_check_field": Endpoint(
+        Access.PERMISSION, {"POST": 200}, _web("student_check_field", AN),
+        perm=Perm.STUDENT_EDIT, lacking=("carol", "erin", "ivan"),
+        not_found=_student_cases("alice", "student_check_field"),
+        data=lambda w: {"field": "full_name", "full_name": "Nguyễn Văn Ân"}),
+    # Account management.
+    "web:accounts": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("accounts", SCHOOL_A), actor="ivan",
+        perm=Perm.ACCOUNT_VIEW, lacking=("alice", "bob", "erin"), not_found=(
+            Case("other_school", "ivan", _web("accounts", SCHOOL_B)),
+            Case("other_school_other_role", "iris", _web("accounts", SCHOOL_B)),
+            *_missing("ivan", lambda i: _web("accounts", _id(i))))),
+    "web:account_create": Endpoint(
+        Access.PERMISSION, {"GET": 200, "POST": 200}, _web("account_create", _pk("staff_a")),
+        actor="ivan", perm=Perm.ACCOUNT_MANAGE, lacking=("alice", "erin"), not_found=(
+            Case("other_school", "ivan", _web("account_create", _pk("staff_b"))),
+            Case("other_school_other_role", "iris", _web("account_create", _pk("staff_b"))),
+            *_missing("ivan", lambda i: _web("account_create", _id(i)))),
+        data=lambda w: {"username": "taikhoanmoi", "role": Role.SUBJECT_TEACHER.value}),
+    "web:account": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("account", BOB), actor="ivan",
+        perm=Perm.ACCOUNT_VIEW, lacking=("alice", "erin", "bob"),
+        not_found=_account_cases("account")),
+    "web:account_password_reset": _account_action("account_password_reset", 200),
+    "web:account_deactivate": _account_action("account_deactivate", 302,
+                                              data=lambda w: {"reason": "nghỉ việc"}),
+    "web:account_reactivate": _account_action("account_reactivate", 302,
+                                              prepare=_deactivate("bob", "dave")),
+    "web:account_two_factor_reset": _account_action("account_two_factor_reset", 302,
+                                                    prepare=_enrol("bob", "dave", "erin")),
+    "web:account_membership_grant": _account_action(
+        "account_membership_grant", 302,
+        data=lambda w: {"school": SCHOOL_A(w), "role": Role.SUBJECT_TEACHER.value}),
+    "web:account_membership_end": Endpoint(
+        Access.PERMISSION, {"POST": 302},
+        _web("account_membership_end", BOB, _pk("bob_membership")), actor="ivan",
+        perm=Perm.ACCOUNT_MANAGE, lacking=("alice", "erin"), not_found=(
+            *_account_cases("account_membership_end", _pk("dave_membership")),
+            Case("membership_of_someone_else", "ivan",
+                 _web("account_membership_end", BOB, _pk("dave_membership"))),
+            Case("other_school_membership", "ivan",
+                 _web("account_membership_end", _pk("users.tuan"), _pk("tuan_membership_b"))),
+            Case("missing_membership", "ivan",
+                 _web("account_membership_end", BOB, _id(MISSING_ID))),
+        )),
+    # Supervision (giám sát).
+    "web:supervision": _supervision("supervision", filtered=False),
+    "web:supervision_changes": _supervision("supervision_changes"),
+    "web:supervision_reads": _supervision("supervision_reads"),
+    "web:supervision_denied": _supervision("supervision_denied"),
+    "web:supervision_unusual": _supervision("supervision_unusual"),
+    "web:supervision_accounts": _supervision("supervision_accounts"),
+    # API: public master data and documents.
+    "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
+    "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
+                              anonymous=200),
+    "api:openapi-json": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/openapi.json"),
+                                 anonymous=200, other_methods_refused=False),
+    "api:openapi-view": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/docs"), anonymous=200,
+                                 other_methods_refused=False),
+    # django-ninja's placeholder for the API root: always "not found".
+    "api:api-root": Endpoint(Access.PUBLIC, {"GET": 404}, _api("/"), anonymous=404,
+                             other_methods_refused=False),
+    # API: people records.
+    "api:student_detail": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _api("/students/{an}"), perm=Perm.STUDENT_VIEW,
+        lacking=("ivan", "sam", "lam"), anonymous=401, not_found=(
+            Case("other_school", "alice", _api("/students/{cuong}")),
+            Case("other_class", "bob", _api("/students/{binh}")),
+            Case("other_school_other_role", "khoa", _api("/students/{cuong}")),
+            Case("missing", "alice", _api("/students/{missing}")),
+            Case("huge_id", "alice", _api("/students/{huge}")))),
+    "api:class_students": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _api("/classes/{class_1a}/students"),
+        perm=Perm.CLASS_VIEW, lacking=("sam", "lam"), anonymous=401, not_found=(
+            Case("other_school", "alice", _api("/classes/{class_b}/students")),
+            Case("other_class", "bob", _api("/classes/{class_1b}/students")),
+            Case("other_school_other_role", "khoa", _api("/classes/{class_b}/students")),
+            Case("missing", "alice", _api("/classes/{missing}/students")),
+            Case("huge_id", "alice", _api("/classes/{huge}/students")))),
+}
+
+
+# --- What the URL configuration holds ---------------------------------------------------------
+
+def _patterns(resolver: URLResolver, namespace: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = namespace
+            if entry.namespace:
+                inner = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from _patterns(entry, inner)
+        else:
+            yield namespace, entry
+
+
+def _url_names() -> dict[str, URLPattern]:
+    found: dict[str, URLPattern] = {}
+    for namespace, pattern in _patterns(get_resolver()):
+        assert pattern.name, f"unnamed URL pattern {pattern.pattern}: name it and classify it"
+        name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+        assert name not in found, f"two URL patterns named {name}"
+        found[name] = pattern
+    return found
+
+
+def _api_operations() -> set[tuple[str, str]]:
+    """(URL name, method) of every operation of every router of the API."""
+    found: set[tuple[str, str]] = set()
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                name = getattr(operation, "url_name", None) or api.get_operation_url_name(
+                    operation, router=router)
+                found |= {(f"api:{name}", method) for method in operation.methods}
+    return found
+
+
+def test_every_url_pattern_is_classified() -> None:
+    patterns = _url_names()
+    assert set(patterns) == set(ENDPOINTS), (
+        "classify new URL patterns in ENDPOINTS (and drop removed ones)")
+    operations = _api_operations()
+    operation_names = {name for name, _method in operations}
+    assert operations == {(name, method) for name in operation_names
+                          for method in ENDPOINTS[name].methods}
+    for name, pattern in patterns.items():
+        entry = ENDPOINTS[name]
+        takes_object = bool(pattern.pattern.converters) or "<" in str(pattern.pattern)
+        if takes_object and entry.access is not Access.PUBLIC:
+            assert entry.not_found, f"{name} takes an object id: give it not-found cases"
+        if entry.access is Access.PERMISSION:
+            assert entry.perm is not None, f"{name} needs a permission: name it"
+            assert entry.lacking, f"{name} needs a permission: name accounts that lack it"
+        else:
+            assert entry.perm is None, name
+            assert not entry.lacking, name
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+def _params(cases: Callable[[str, Endpoint], Iterator[tuple[Any, ...]]]) -> list[Any]:
+    return [pytest.param(name, *rest, id="-".join([name, *map(str, rest)]))
+            for name, entry in ENDPOINTS.items() for rest in cases(name, entry)]
+
+
+def _state() -> dict[str, list[Any]]:
+    """Everything a request of this site might write, apart from the audit log."""
+    return {
+        "students": list(Student.objects.order_by("pk").values()),
+        "guardians": list(Guardian.objects.order_by("pk").values()),
+        "staff": list(Staff.objects.order_by("pk").values()),
+        "classes": list(SchoolClass.objects.order_by("pk").values()),
+        "users": list(User.objects.order_by("pk").values(
+            "pk", "username", "password", "full_name", "email", "is_active",
+            "must_change_password")),
+        "memberships": list(Membership.objects.order_by("pk").values()),
+        "devices": list(TOTPDevice.objects.order_by("pk").values("pk", "user_id", "key",
+                                                                   "confirmed")),
+        "recovery_codes": list(StaticToken.objects.order_by("pk").values("pk", "token")),
+        "sessions": sorted(UserSession.objects.values_list("key_hash", flat=True)),
+        "login_failures": list(LoginFailure.objects.order_by("pk").values("pk")),
+    }
+
+
+def _last_seq() -> int:
+    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+def _events_since(seq: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq"))
+
+
+def _request(client: Client, method: str, url: str, data: dict[str, Any] | None) -> HttpResponse:
+    if method == "GET":
+        return client.get(url)  # type: ignore[return-value]
+    return client.post(url, data or {})  # type: ignore[return-value]
+
+
+def _signed_in(world: World, name: str, **options: Any) -> Client:
+    client = Client(**options)
+    client.force_login(world.users[name])
+    return client
+
+
+def _setup(world: World, entry: Endpoint) -> dict[str, Any] | None:
+    if entry.prepare is not None:
+        entry.prepare(world)
+    return entry.data(world) if entry.data is not None else None
+
+
+def _assert_refusal_recorded(events: list[AuditEvent], *, actor: User, method: str, url: str,
+                             status: int) -> None:
+    """One ``access.denied`` event for the request; anything else recorded is a read (an
+    account management view reads the account before it finds the membership out of reach)."""
+    denied = [e for e in events if e.action == actions.ACCESS_DENIED]
+    assert [(e.actor_id, e.data) for e in denied] == [
+        (actor.pk, {"method": method, "path": urlsplit(url).path, "status": status})]
+    assert {e.kind for e in events if e not in denied} <= {Kind.READ}
+
+
+# --- The sweep ---------------------------------------------------------------------------------
+
+def _each_method(name: str, entry: Endpoint) -> Iterator[tuple[Any, ...]]:
+    for method in entry.methods:
+        yield (method,)
+
+
+@pytest.mark.parametrize(("name", "method"), _params(_each_method))
+def test_anonymous(world: World, name: str, method: str) -> None:
+    entry = ENDPOINTS[name]
+    data = _setup(world, entry)
+    url = entry.url(world)
+    before = _state()
+    response = _request(Client(), method, url, data)
+    assert response.status_code == entry.anonymous
+    if entry.access is Access.PUBLIC:
+        return
+    assert response.status_code != 200
+    if name.startswith("web:"):
+        assert urlsplit(response["Location"]).path == LOGIN_PATH
+        if method == "GET":
+            assert response["Location"].startswith(f"{LOGIN_PATH}?next=")
+    assert _state() == before
+
+
+@pytest.mark.parametrize(("name", "method"), _params(_each_method))
+def test_the_actor_it_is_meant_for_gets_it(world: World, name: str, method: str) -> None:
+    entry = ENDPOINTS[name]
+    data = _setup(world, entry)
+    actor = world.users[entry.actor]
+    if entry.perm is not None:
+        assert policy.has_perm(actor, entry.perm)
+    response = _request(_signed_in(world, entry.actor), method, entry.url(world), data)
+    assert response.status_code == entry.ok[method]
+    if response.status_code == 302:
+        assert urlsplit(response["Location"]).path != LOGIN_PATH or name == "web:logout"
+
+
+def _each_not_found(name: str, entry: Endpoint) -> Iterator[tuple[Any, ...]]:
+    for method in entry.methods:
+        for case in entry.not_found:
+            yield method, case.label, case.actor
+
+
+@pytest.mark.parametrize(("name", "method", "label", "actor"), _params(_each_not_found))
+def test_out_of_scope_or_missing_is_not_found(world: World, name: str, method: str, label: str,
+                                              actor: str) -> None:
+    entry = ENDPOINTS[name]
+    case = next(c for c in entry.not_found if c.label == label and c.actor == actor)
+    data = _setup(world, entry)
+    url = case.url(world)
+    client = _signed_in(world, actor)
+    before, seq = _state(), _last_seq()
+    response = _request(client, method, url, data)
+    assert response.status_code == 404
+    body = response.content.decode()
+    for hidden in (world.cast.other_school_student, world.cast.binh, world.staff_b):
+        assert hidden.full_name not in body
+    assert _state() == before
+    _assert_refusal_recorded(_events_since(seq), actor=world.users[actor], method=method,
+                             url=url, status=404)
+
+
+def _each_lacking(name: str, entry: Endpoint) -> Iterator[tuple[Any, ...]]:
+    for method in entry.methods:
+        for actor in entry.lacking:
+            yield method, actor
+
+
+@pytest.mark.parametrize(("name", "method", "actor"), _params(_each_lacking))
+def test_missing_permission_is_forbidden(world: World, name: str, method: str,
+                                         actor: str) -> None:
+    entry = ENDPOINTS[name]
+    assert entry.perm is not None
+    assert not policy.has_perm(world.users[actor], entry.perm)
+    data = _setup(world, entry)
+    url = entry.url(world)
+    client = _signed_in(world, actor)
+    before, seq = _state(), _last_seq()
+    response = _request(client, method, url, data)
+    assert response.status_code == 403
+    assert _state() == before
+    _assert_refusal_recorded(_events_since(seq), actor=world.users[actor], method=method,
+                             url=url, status=403)
+
+
+def _each_post(name: str, entry: Endpoint) -> Iterator[tuple[Any, ...]]:
+    if "POST" in entry.methods:
+        yield ()
+
+
+@pytest.mark.parametrize("name", _params(_each_post))
+def test_post_without_csrf_token_is_refused(world: World, name: str) -> None:
+    entry = ENDPOINTS[name]
+    data = _setup(world, entry)
+    actor = world.users[entry.actor]
+    client = _signed_in(world, entry.actor, enforce_csrf_checks=True)
+    url = entry.url(world)
+    before, seq = _state(), _last_seq()
+    response = client.post(url, data or {})
+    assert response.status_code == 403
+    assert _state() == before
+    events = _events_since(seq)
+    expected = actions.SECURITY_CSRF_REFUSED if name.startswith("web:") \
+        else actions.ACCESS_DENIED
+    assert [(e.action, e.actor_id) for e in events] == [(expected, actor.pk)]
+    assert client.session.get("_auth_user_id") == str(actor.pk)
+
+
+def _each_refused_method(name: str, entry: Endpoint) -> Iterator[tuple[Any, ...]]:
+    if entry.other_methods_refused:
+        for method in ("GET", "POST"):
+            if method not in entry.methods:
+                yield (method,)
+
+
+@pytest.mark.parametrize(("name", "method"), _params(_each_refused_method))
+def test_methods_the_view_does_not_take_are_refused(world: World, name: str,
+                                                    method: str) -> None:
+    entry = ENDPOINTS[name]
+    client = _signed_in(world, entry.actor)
+    before = _state()
+    assert _request(client, method, entry.url(world), {}).status_code == 405
+    assert _state() == before
+
+
+SUPERVISION_SCREENS = [name for name in ENDPOINTS if name.startswith("web:supervision")]
+
+
+@pytest.mark.parametrize("name", SUPERVISION_SCREENS)
+@pytest.mark.parametrize("school", ["²", "-1", "0", "1e3", "1.5", "x"])
+def test_odd_school_filter_is_refused_by_the_form_not_a_server_error(
+        world: World, name: str, school: str) -> None:
+    client = _signed_in(world, "alice")
+    response = client.get(reverse(name), {"truong": school})
+    assert response.status_code == 200
+    form = response.context.get("form")
+    assert form is None or "truong" in form.errors
