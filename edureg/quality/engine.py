@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from edureg.quality.rules.catalogue import Dimension, Kind, Rule, RuleSet, Severity
+from edureg.quality.rules.checks import nfc_frame
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,7 @@ def evaluate_frame(rules: Sequence[Rule], status_rules: Sequence[Rule],
                    frame: pl.DataFrame) -> pl.DataFrame:
     """The frame's key columns plus, per problem rule, a boolean column named by its code;
     ``status_bits``, ``required_total`` and ``required_filled``."""
+    frame = nfc_frame(frame)
     columns: list[pl.Expr] = []
     totals: list[pl.Expr] = []
     filled: list[pl.Expr] = []

@@ -43,8 +43,9 @@ def current_rule_set() -> RuleSet:
     """The rules for the active field catalogue and the current code lists (cached per
     version: loading a new catalogue or code list version gives a new rule set)."""
     catalogue = active_catalogue()
-    lists = ",".join(f"{name}={current_version(name)}" for name in (
-        "ethnicity", "religion", "nationality", "province", "commune", "legacy_province"))
+    names = sorted({info.code_list for info in catalogue.fields if info.code_list}
+                   | {"legacy_province"})
+    lists = ",".join(f"{name}={current_version(name)}" for name in names)
     return _rule_set(catalogue.version, lists)
 
 

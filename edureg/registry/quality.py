@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
-from django.conf import settings
 from django.db import connection, transaction
 
 from edureg.quality.engine import (
@@ -28,7 +27,7 @@ from edureg.quality.engine import (
     status_dimension_masks,
     summarise,
 )
-from edureg.quality.models import COUNTER_FIELDS, Finding, QualityTotal, RecordState
+from edureg.quality.models import COUNTER_FIELDS, Finding, QualityTotal
 from edureg.quality.rules.catalogue import Dimension, Kind, RuleSet, Severity
 from edureg.quality.rules.checks import TODAY
 from edureg.quality.services import OwnerResult, current_rule_set, states_replace, today
@@ -67,36 +66,41 @@ def _shared(alias: str, entity: str) -> str:
             "AS personal_id_shared")
 
 
-def _check_columns(alias: str, entity: str, rule_set: RuleSet) -> list[str]:
-    """attested_<group>, identity_verified, confirmed_<update group>."""
-    columns = []
-    base = (f"FROM quality_fieldgroupcheck c WHERE c.entity = '{entity}' "
-            f"AND c.record_id = {alias}.id")
+def _checks_join(alias: str, entity: str, rule_set: RuleSet) -> tuple[list[str], str]:
+    """Columns attested_<group>, identity_verified, confirmed_<update group>, and the join
+    that yields them: the record's field-group checks aggregated once (filtered by
+    ``{check_where}``: the same ids or schools as the records)."""
+    aggregates, columns = [], []
     for group in rule_set.parameters.groups_for(entity):
-        columns.append(
-            f"CASE WHEN EXISTS (SELECT 1 {base} AND c.\"group\" = '{group.code}' "
-            f"AND c.kind IN ('attest', 'register') AND c.ended_at IS NULL) THEN 1 ELSE 0 END "
-            f"AS {group.column}")
-    columns.append(
-        f"CASE WHEN EXISTS (SELECT 1 {base} AND c.\"group\" = 'identity' "
-        f"AND c.kind = 'register' AND c.ended_at IS NULL) THEN 1 ELSE 0 END AS identity_verified")
+        aggregates.append(
+            f"MAX(CASE WHEN c.\"group\" = '{group.code}' AND c.kind IN ('attest', 'register') "
+            f"AND c.ended_at IS NULL THEN 1 ELSE 0 END) AS {group.column}")
+        columns.append(f"COALESCE(c.{group.column}, 0) AS {group.column}")
+    aggregates.append(
+        "MAX(CASE WHEN c.\"group\" = 'identity' AND c.kind = 'register' "
+        "AND c.ended_at IS NULL THEN 1 ELSE 0 END) AS identity_verified")
+    columns.append("COALESCE(c.identity_verified, 0) AS identity_verified")
     for code in sorted(rule_set.update_groups):
-        columns.append(
-            f"COALESCE((SELECT MAX(c.checked_at) {base} AND c.\"group\" = '{code}'), "
-            f"{alias}.created_at) AS confirmed_{code}")
-    return columns
+        aggregates.append(
+            f"MAX(CASE WHEN c.\"group\" = '{code}' THEN c.checked_at END) AS confirmed_{code}")
+        columns.append(f"COALESCE(c.confirmed_{code}, {alias}.created_at) AS confirmed_{code}")
+    join = (f"LEFT JOIN (SELECT c.record_id, {', '.join(aggregates)} "  # noqa: S608 - fixed names
+            f"FROM quality_fieldgroupcheck c WHERE c.entity = '{entity}' AND {{check_where}} "
+            f"GROUP BY c.record_id) c ON c.record_id = {alias}.id")
+    return columns, join
 
 
 def _student_sql(rule_set: RuleSet) -> str:
     fields = ", ".join(f"s.{name}" for name in _STUDENT_FIELDS)
-    extra = ", ".join([_shared("s", "student"), *_check_columns("s", "student", rule_set)])
+    checks, join = _checks_join("s", "student", rule_set)
+    extra = ", ".join([_shared("s", "student"), *checks])
     return (
         f"SELECT s.id AS owner_id, s.id AS record_id, s.school_id, s.current_class_id AS class_id, "  # noqa: S608 - fixed names
         f"sc.level AS school_level, e.grade, e.status_code, sy.start_year, {fields}, {extra} "
         "FROM registry_student s JOIN schools_school sc ON sc.id = s.school_id "
         "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
         "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
-        "WHERE {where} ORDER BY s.id"
+        f"{join} WHERE {{where}} ORDER BY s.id"
     )
 
 
@@ -116,12 +120,13 @@ def _guardian_sql() -> str:
 
 def _staff_sql(rule_set: RuleSet) -> str:
     fields = ", ".join(f"t.{name}" for name in _STAFF_FIELDS)
-    extra = ", ".join([_shared("t", "staff"), *_check_columns("t", "staff", rule_set)])
+    checks, join = _checks_join("t", "staff", rule_set)
+    extra = ", ".join([_shared("t", "staff"), *checks])
     return (
         # No class column: connectorx cannot type an all-NULL expression on SQLite.
         f"SELECT t.id AS owner_id, t.id AS record_id, t.school_id, "  # noqa: S608 - fixed names
         f"sc.level AS school_level, {fields}, {extra} "
-        "FROM registry_staff t JOIN schools_school sc ON sc.id = t.school_id "
+        f"FROM registry_staff t JOIN schools_school sc ON sc.id = t.school_id {join} "
         "WHERE {where} ORDER BY t.id"
     )
 
@@ -166,8 +171,10 @@ def records_refresh(owner: str, ids: Iterable[int], *, on: dt.date | None = None
     for feed in _feeds(rule_set, owner):
         rules = rule_set.for_entity(feed.entity)
         statuses = status_rules if feed.entity == owner else ()
-        sql = feed.sql.replace("{where}", f"{feed.owner_alias}.id IN ({placeholders})")
-        for row in _rows(sql, wanted):
+        sql = (feed.sql.replace("{check_where}", f"c.record_id IN ({placeholders})")
+               .replace("{where}", f"{feed.owner_alias}.id IN ({placeholders})"))
+        repeats = feed.sql.count("{check_where}") + 1  # the join's filter comes first
+        for row in _rows(sql, wanted * repeats):
             row[TODAY] = day
             result = evaluate_row(rules, statuses, row)
             per_owner[row["owner_id"]].append((feed.entity, row, result))
@@ -203,7 +210,7 @@ def blocking_errors(owner: str, owner_id: int, changed: Iterable[str]) -> dict[s
 # --- batch path ----------------------------------------------------------------------------
 
 def _connectorx_uri() -> str:
-    db = settings.DATABASES["default"]
+    db = connection.settings_dict  # the test database's name during tests
     if connection.vendor == "sqlite":
         return f"sqlite://{db['NAME']}"
     user, password = db.get("USER") or "", db.get("PASSWORD") or ""
@@ -251,7 +258,13 @@ def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
         started = time.perf_counter()
         frames = []
         for feed in _feeds(rule_set, owner):
-            sql = feed.sql.replace("{where}", f"{feed.owner_alias}.school_id IN ({where_ids})")
+            # Checks belong to the record wherever they were made (a pupil who moved keeps
+            # them): select them by the records of these schools, as the per-record path does.
+            table = "registry_student" if owner == "student" else "registry_staff"
+            check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608 - ints only
+                           f"WHERE x.school_id IN ({where_ids}))")
+            sql = (feed.sql.replace("{check_where}", check_where)
+                   .replace("{where}", f"{feed.owner_alias}.school_id IN ({where_ids})"))
             frame = _read_frame(sql).with_columns(pl.lit(day).alias(TODAY))
             if "class_id" not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("class_id"))
@@ -291,7 +304,8 @@ def _evaluate(rule_set: RuleSet, owner: str, frames: list[tuple[_Feed, pl.DataFr
             owner_frame = result.select(*keys, "status_bits")
         codes = [r.code for r in rules]
         if codes:
-            long = (result.select(*keys, *codes)
+            # Only the few rows with a hit are unpivoted (not rows × rules).
+            long = (result.select(*keys, *codes).filter(pl.any_horizontal(codes))
                     .unpivot(index=keys, on=codes, variable_name="rule_code", value_name="hit")
                     .filter(pl.col("hit")).drop("hit")
                     .with_columns(pl.lit(feed.entity).alias("entity")))
@@ -337,6 +351,60 @@ _FINDING_COLUMNS = ("owner_entity", "owner_id", "school_id", "class_id", "entity
                     "rule_code", "field", "dimension", "severity", "weight")
 
 
+_COMPARED_STATE = ("record_id", "school_id", "class_id", "required_total", "required_filled",
+                   "errors", "warnings", "correct_ok", "complete_ok", "clean_ok", "live_ok",
+                   "status_bits")
+_COMPARED_FINDING = ("owner_id", "school_id", "class_id", "entity", "record_id", "rule_code")
+_IDS_PER_DELETE = 500
+
+
+def _changed_owners(owner: str, where_ids: str, states: pl.DataFrame,
+                    findings: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Owners whose stored state or findings differ from the new ones (to rewrite), and stored
+    owners that are gone (to delete). Unchanged owners are not written at all, so a rescan
+    after a rule change writes only what the change moved."""
+    stored = _read_frame(
+        f"SELECT {', '.join(_COMPARED_STATE)} FROM quality_recordstate "  # noqa: S608 - ints only
+        f"WHERE entity = '{owner}' AND school_id IN ({where_ids})")
+    stored_findings = _read_frame(
+        f"SELECT {', '.join(_COMPARED_FINDING)} FROM quality_finding "  # noqa: S608 - ints only
+        f"WHERE owner_entity = '{owner}' AND school_id IN ({where_ids})")
+    new = _typed(states.select(_COMPARED_STATE))
+    old = _typed(stored.select(_COMPARED_STATE))
+    new_findings = _typed(findings.select(_COMPARED_FINDING))
+    old_findings = _typed(stored_findings.select(_COMPARED_FINDING))
+    differ = pl.concat([
+        new.join(old, on=list(_COMPARED_STATE), how="anti", nulls_equal=True)
+        .select(pl.col("record_id").alias("owner_id")),
+        new_findings.join(old_findings, on=list(_COMPARED_FINDING), how="anti",
+                          nulls_equal=True).select("owner_id"),
+        old_findings.join(new_findings, on=list(_COMPARED_FINDING), how="anti",
+                          nulls_equal=True).select("owner_id"),
+    ]).get_column("owner_id").unique()
+    gone = old.join(new, on="record_id", how="anti").get_column("record_id")
+    return differ, gone
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        *[pl.col(name).cast(pl.Int64) for name in frame.columns
+          if name not in ("entity", "rule_code") and not name.endswith("_ok")],
+        *[pl.col(name).cast(pl.Boolean) for name in frame.columns if name.endswith("_ok")],
+        *[pl.col(name).cast(pl.Utf8) for name in frame.columns
+          if name in ("entity", "rule_code")])
+
+
+def _delete_owners(owner: str, ids: Sequence[int]) -> None:
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _IDS_PER_DELETE):
+            part = ids[start:start + _IDS_PER_DELETE]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute("DELETE FROM quality_finding WHERE owner_entity = %s "  # noqa: S608
+                           f"AND owner_id IN ({marks})", [owner, *part])
+            cursor.execute("DELETE FROM quality_recordstate WHERE entity = %s "  # noqa: S608
+                           f"AND record_id IN ({marks})", [owner, *part])
+
+
 def _replace_chunk(owner: str, school_ids: Sequence[int], per_owner: pl.DataFrame,
                    findings: pl.DataFrame, rule_set: RuleSet) -> None:
     from django.utils import timezone
@@ -351,12 +419,15 @@ def _replace_chunk(owner: str, school_ids: Sequence[int], per_owner: pl.DataFram
         pl.lit(owner).alias("owner_entity"), "owner_id", "school_id", "class_id", "entity",
         "record_id", "rule_code", "field", "dimension", "severity", "weight")
     totals = _totals(owner, states)
+    where_ids = ", ".join(str(int(i)) for i in school_ids)
     with transaction.atomic():
-        RecordState.objects.filter(entity=owner, school_id__in=school_ids).delete()
-        Finding.objects.filter(owner_entity=owner, school_id__in=school_ids).delete()
+        changed, gone = _changed_owners(owner, where_ids, states, finding_rows)
+        _delete_owners(owner, [int(i) for i in pl.concat([changed, gone]).to_list()])
         QualityTotal.objects.filter(entity=owner, school_id__in=school_ids).delete()
-        _bulk_insert("quality_recordstate", _STATE_COLUMNS, states)
-        _bulk_insert("quality_finding", _FINDING_COLUMNS, finding_rows)
+        _bulk_insert("quality_recordstate", _STATE_COLUMNS,
+                     states.filter(pl.col("record_id").is_in(changed.implode())))
+        _bulk_insert("quality_finding", _FINDING_COLUMNS,
+                     finding_rows.filter(pl.col("owner_id").is_in(changed.implode())))
         _bulk_insert("quality_qualitytotal", ("school_id", "class_id", "entity", *COUNTER_FIELDS),
                      totals)
 

@@ -175,6 +175,8 @@ ID_FORMAT = gettext_noop("Số định danh cá nhân phải gồm đúng 12 ch�
                          "hoặc giấy khai sinh.")
 ID_PREFIX = gettext_noop("Ba chữ số đầu của số định danh không phải mã tỉnh hay mã nước: hãy đối "
                          "chiếu với CCCD hoặc giấy khai sinh.")
+ID_CENTURY = gettext_noop("Chữ số thứ 4 của số định danh (giới tính/thế kỷ) lớn hơn 5, không "
+                          "dùng cho người đang sống: hãy đối chiếu với CCCD hoặc giấy khai sinh.")
 ID_SEX = gettext_noop("Chữ số thứ 4 của số định danh (giới tính/thế kỷ) không khớp với giới tính: "
                       "hãy đối chiếu giới tính và số định danh với giấy tờ.")
 ID_YEAR = gettext_noop("Số định danh cho năm sinh khác với ngày sinh: hãy đối chiếu ngày sinh và "
@@ -300,6 +302,10 @@ def build_rule_set(catalogue: Catalogue, *, code_lists: Callable[[str], Iterable
                 severity=Severity.WARNING, entity=entity, fields=(pid,), template=ID_PREFIX,
                 basis=basis["personal_id"],
                 check=PersonalIdDisagrees(pid, "prefix", prefixes=prefixes), weight=2)
+            add(code=f"dung.{entity}.{pid}.century", dimension=Dimension.CORRECT,
+                severity=Severity.WARNING, entity=entity, fields=(pid,), template=ID_CENTURY,
+                basis=basis["personal_id"], check=PersonalIdDisagrees(pid, "century"),
+                weight=2)
             if "sex" in fields:
                 add(code=f"dung.{entity}.{pid}.sex", dimension=Dimension.CORRECT,
                     severity=Severity.WARNING, entity=entity, fields=(pid, "sex"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
@@ -27,27 +28,98 @@ import polars as pl
 Row = Mapping[str, Any]
 
 
-def _text(value: object) -> str | None:
-    """A value as NFC text stripped of surrounding space; None when it is not text."""
+def _text(value: object, *, nfc: bool = True) -> str | None:
+    """A value as NFC text stripped of surrounding space; None when it is not text. (The
+    batch path gets NFC text from ``nfc_frame``; ``nfc`` is accepted for symmetry.)"""
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value).strip()
+        return unicodedata.normalize("NFC", value).strip(_SPACES)
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return str(value)
+        return str(value) if _INT_MIN <= value <= _INT_MAX else None
     return None
 
 
-def _text_expr(column: str) -> pl.Expr:
-    return pl.col(column).cast(pl.Utf8, strict=False).str.normalize("NFC").str.strip_chars()
+# The range a batch column (Int64) can hold; larger numbers are no valid value of any field.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+# Field values are text, integers (bool included) or dates; floats, lists and mappings are no
+# value of any field and count as missing in both paths.
+_SCALARS = (str, int, dt.date)
+
+def _text_expr(column: str, *, nfc: bool = True) -> pl.Expr:
+    """The column's text stripped; the frame must have passed through ``nfc_frame``."""
+    return pl.col(column).cast(pl.Utf8, strict=False).str.strip_chars(_SPACES)
+
+
+def _nfc_unstable_class() -> str:
+    """A regex class of every character that can make a string non-NFC: characters NFC changes
+    and characters that may compose with the one before (NFC_Quick_Check No or Maybe). A string
+    without any of them is already NFC (UAX #15 quick check), so only the rare rest is
+    normalised in the batch path — normalising every value costs seconds per million."""
+    unstable: set[int] = set()
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        if unicodedata.combining(char) or unicodedata.normalize("NFC", char) != char:
+            unstable.add(code)
+        decomposition = unicodedata.decomposition(char)
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2:
+                unstable.add(int(parts[1], 16))
+    unstable.update(range(0x1161, 0x1176))  # Hangul vowel and trailing jamo compose
+    unstable.update(range(0x11A8, 0x11C3))
+    ranges: list[tuple[int, int]] = []
+    for code in sorted(unstable):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "[" + "".join(
+        f"\\x{{{lo:X}}}" if lo == hi else f"\\x{{{lo:X}}}-\\x{{{hi:X}}}"
+        for lo, hi in ranges) + "]"
+
+
+@functools.cache
+def nfc_unstable() -> str:
+    return _nfc_unstable_class()
+
+
+def nfc_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame ready for the checks: every text column in NFC (normalising only the values
+    that need it), and columns of lists, structs or objects replaced by NULL (as the per-record
+    path treats such values: no value of a field)."""
+    updates = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_nested() or dtype.is_float() or dtype == pl.Object:
+            updates.append(pl.lit(None, dtype=pl.Utf8).alias(name))
+            continue
+        if dtype != pl.Utf8:
+            continue
+        column = frame.get_column(name)
+        needs = column.str.contains(nfc_unstable()).fill_null(False)
+        if needs.any():
+            updates.append(pl.when(needs).then(pl.col(name).str.normalize("NFC"))
+                           .otherwise(pl.col(name)).alias(name))
+    return frame.with_columns(updates) if updates else frame
+
+
+# One explicit set for both paths: Python's str.strip() and Rust's trim disagree on a few
+# control characters (U+001C–U+001F are "space" to Python only).
+_SPACES = " \t\n\r\f\v\u00a0"
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _date(value: object) -> dt.date | None:
+    """A date, or text starting with YYYY-MM-DD (as SQLite returns dates); else None."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str) and len(value) >= 10:
+    if isinstance(value, str) and _ISO_DATE.match(value):
         try:
             return dt.date.fromisoformat(value[:10])
         except ValueError:
@@ -55,18 +127,33 @@ def _date(value: object) -> dt.date | None:
     return None
 
 
+def _date_expr(column: str) -> pl.Expr:
+    """The batch form of ``_date``: Date and Datetime columns as dates, text parsed from its
+    first ten characters when they are YYYY-MM-DD of a real day (year 0001 or later)."""
+    text = pl.col(column).cast(pl.Utf8, strict=False).str.slice(0, 10)
+    valid = text.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$") & ~text.str.starts_with("0000")
+    return pl.when(valid).then(text.str.to_date("%Y-%m-%d", strict=False))
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
 def _int(value: object) -> int | None:
+    """An int, or text that is exactly an integer of up to 18 digits (no spaces, no sign
+    other than "-"); else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip()[:9])
+        return value if _INT_MIN <= value <= _INT_MAX else None
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
     return None
 
 
 def _int_expr(column: str) -> pl.Expr:
-    return pl.col(column).cast(pl.Int64, strict=False)
+    text = pl.col(column).cast(pl.Utf8, strict=False)
+    return pl.when(text.str.contains(r"^-?[0-9]{1,18}$")).then(
+        text.cast(pl.Int64, strict=False))
 
 
 class Check(abc.ABC):
@@ -145,17 +232,18 @@ class Blank(Check):
 
     def row(self, record: Row) -> bool:
         value = record.get(self.column)
-        if value is None:
+        if value is None or not isinstance(value, _SCALARS):
+            return True
+        if isinstance(value, int) and not isinstance(value, bool) \
+                and not _INT_MIN <= value <= _INT_MAX:
             return True
         if isinstance(value, str):
-            return not value.strip()
-        if isinstance(value, list | tuple):
-            return not value
+            return not value.strip(_SPACES)
         return False
 
     def expr(self) -> pl.Expr:
-        text = pl.col(self.column).cast(pl.Utf8, strict=False).str.strip_chars()
-        return (pl.col(self.column).is_null() | (text == "") | (text == "[]")).fill_null(True)
+        text = pl.col(self.column).cast(pl.Utf8, strict=False).str.strip_chars(_SPACES)
+        return (pl.col(self.column).is_null() | (text == "")).fill_null(True)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -170,10 +258,10 @@ class OneOf(Check):
     values: frozenset[str]
 
     def row(self, record: Row) -> bool:
-        return _text(record.get(self.column)) in self.values
+        return _text(record.get(self.column), nfc=False) in self.values
 
     def expr(self) -> pl.Expr:
-        return _text_expr(self.column).is_in(sorted(self.values)).fill_null(False)
+        return _text_expr(self.column, nfc=False).is_in(sorted(self.values)).fill_null(False)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -188,11 +276,11 @@ class NotInList(Check):
     codes: frozenset[str]
 
     def row(self, record: Row) -> bool:
-        value = _text(record.get(self.column))
+        value = _text(record.get(self.column), nfc=False)
         return bool(value) and value not in self.codes
 
     def expr(self) -> pl.Expr:
-        text = _text_expr(self.column)
+        text = _text_expr(self.column, nfc=False)
         return ((text != "") & ~text.is_in(sorted(self.codes))).fill_null(False)
 
     @property
@@ -206,13 +294,14 @@ class Matches(Check):
 
     column: str
     pattern: str
+    nfc: bool = True
 
     def row(self, record: Row) -> bool:
-        value = _text(record.get(self.column))
+        value = _text(record.get(self.column), nfc=self.nfc)
         return value is not None and value != "" and re.search(self.pattern, value) is not None
 
     def expr(self) -> pl.Expr:
-        return _text_expr(self.column).str.contains(self.pattern).fill_null(False)
+        return _text_expr(self.column, nfc=self.nfc).str.contains(self.pattern).fill_null(False)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -221,19 +310,27 @@ class Matches(Check):
 
 @dataclasses.dataclass(frozen=True)
 class LowerIn(Check):
-    """Filled, and the lower-cased text is one of ``values`` (placeholders like "test")."""
+    """Filled, and the whole text is one of ``values``, case ignored and any run of spaces
+    matching a space (placeholders like "Không  có"). One anchored regular expression, so the
+    batch path needs no lower-casing or space-collapsing pass over the column."""
 
     column: str
     values: frozenset[str]
+    nfc: bool = True
+
+    @property
+    def pattern(self) -> str:
+        words = (r"[ \t]+".join(re.escape(word) for word in value.split())
+                 for value in sorted(self.values))
+        return "(?i)^(?:" + "|".join(words) + ")$"
 
     def row(self, record: Row) -> bool:
-        value = _text(record.get(self.column))
-        return value is not None and " ".join(value.lower().split()) in self.values
+        value = _text(record.get(self.column), nfc=self.nfc)
+        return value is not None and re.search(self.pattern, value) is not None
 
     def expr(self) -> pl.Expr:
-        text = (_text_expr(self.column).str.to_lowercase()
-                .str.replace_all(r"\s+", " "))
-        return text.is_in(sorted(self.values)).fill_null(False)
+        return (_text_expr(self.column, nfc=self.nfc).str.contains(self.pattern)
+                .fill_null(False))
 
     @property
     def columns(self) -> frozenset[str]:
@@ -253,15 +350,17 @@ class RepeatedCharacter(Check):
 
     @property
     def pattern(self) -> str:
+        # (?i) with ASCII classes: only a-z and their capitals (Rust and Python agree there).
         alphabet = _DIGITS if self.digits else _LATIN
-        return "|".join(f"{char}{{{self.times}}}" for char in alphabet)
+        return "|".join(f"[{char}{char.upper()}]{{{self.times}}}" if char.isalpha()
+                        else f"{char}{{{self.times}}}" for char in alphabet)
 
     def row(self, record: Row) -> bool:
-        value = _text(record.get(self.column))
-        return value is not None and re.search(self.pattern, value.lower()) is not None
+        value = _text(record.get(self.column), nfc=False)
+        return value is not None and re.search(self.pattern, value) is not None
 
     def expr(self) -> pl.Expr:
-        return (_text_expr(self.column).str.to_lowercase().str.contains(self.pattern)
+        return (_text_expr(self.column, nfc=False).str.contains(self.pattern)
                 .fill_null(False))
 
     @property
@@ -285,8 +384,8 @@ class DateOutside(Check):
         return value < self.earliest or value > today + dt.timedelta(days=self.after_days)
 
     def expr(self) -> pl.Expr:
-        value = pl.col(self.column).cast(pl.Date, strict=False)
-        latest = pl.col(TODAY).cast(pl.Date) + pl.duration(days=self.after_days)
+        value = _date_expr(self.column)
+        latest = _date_expr(TODAY) + pl.duration(days=self.after_days)
         return ((value < pl.lit(self.earliest)) | (value > latest)).fill_null(False)
 
     @property
@@ -339,8 +438,7 @@ def _year(value: object) -> int | None:
 
 def _year_expr(column: str) -> pl.Expr:
     as_int = _int_expr(column)
-    as_date = pl.col(column).cast(pl.Utf8, strict=False).str.slice(0, 10).str.to_date(
-        "%Y-%m-%d", strict=False)
+    as_date = _date_expr(column)
     number = pl.when(as_int.is_between(1000, 9999)).then(as_int)
     return pl.coalesce(as_date.dt.year().cast(pl.Int64), number)
 
@@ -348,9 +446,9 @@ def _year_expr(column: str) -> pl.Expr:
 @dataclasses.dataclass(frozen=True)
 class PersonalIdDisagrees(Check):
     """The 12-digit personal ID's structure (``PPP G YY RRRRRR``) disagrees with the record:
-    ``part`` is "prefix" (not a known place code), "sex" (digit G vs sex) or "year" (G, YY vs
-    the year of birth). Only judged when the number is 12 digits (the format rule covers the
-    rest) and the compared field is filled."""
+    ``part`` is "prefix" (not a known place code), "century" (G above 5: no century in use),
+    "sex" (digit G vs sex) or "year" (G, YY vs the year of birth). Only judged when the
+    number is 12 digits (the format rule covers the rest) and the compared field is filled."""
 
     column: str
     part: str  # "prefix" | "sex" | "year"
@@ -358,28 +456,32 @@ class PersonalIdDisagrees(Check):
     prefixes: frozenset[str] = frozenset()
 
     def row(self, record: Row) -> bool:
-        number = _text(record.get(self.column))
+        number = _text(record.get(self.column), nfc=False)
         if not number or len(number) != 12 or not (number.isascii() and number.isdigit()):
             return False
         digit = int(number[3])
         if self.part == "prefix":
             return number[:3] not in self.prefixes
+        if self.part == "century":
+            return digit > 5
         if digit > 5:
             return False
         if self.part == "sex":
-            sex = _text(record.get(self.other))
+            sex = _text(record.get(self.other), nfc=False)
             return sex in ("M", "F") and sex != ("F" if digit % 2 else "M")
         year = _year(record.get(self.other))
         return year is not None and year != (digit // 2 + 19) * 100 + int(number[4:6])
 
     def expr(self) -> pl.Expr:
-        number = _text_expr(self.column)
+        number = _text_expr(self.column, nfc=False)
         valid = number.str.contains(r"^[0-9]{12}$")
         digit = number.str.slice(3, 1).cast(pl.Int64, strict=False)
         if self.part == "prefix":
             wrong = ~number.str.slice(0, 3).is_in(sorted(self.prefixes))
+        elif self.part == "century":
+            wrong = digit > 5
         elif self.part == "sex":
-            sex = _text_expr(self.other)
+            sex = _text_expr(self.other, nfc=False)
             expected = pl.when(digit % 2 == 1).then(pl.lit("F")).otherwise(pl.lit("M"))
             wrong = (digit <= 5) & sex.is_in(["M", "F"]) & (sex != expected)
         else:
@@ -400,11 +502,16 @@ class IsTrue(Check):
 
     def row(self, record: Row) -> bool:
         value = record.get(self.column)
-        return value is True or (isinstance(value, int) and not isinstance(value, bool)
-                                 and value == 1)
+        if value is True:
+            return True
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value == 1
+        return isinstance(value, str) and value.strip(_SPACES) in _TRUE_TEXTS
 
     def expr(self) -> pl.Expr:
-        return (pl.col(self.column).cast(pl.Int64, strict=False) == 1).fill_null(False)
+        # A Boolean column reads "true" as text, an integer column "1".
+        return (pl.col(self.column).cast(pl.Utf8, strict=False).str.strip_chars(_SPACES)
+                .is_in(sorted(_TRUE_TEXTS)).fill_null(False))
 
     @property
     def columns(self) -> frozenset[str]:
@@ -426,16 +533,17 @@ class OlderThan(Check):
         return value is None or (today - value).days > self.days
 
     def expr(self) -> pl.Expr:
-        value = pl.col(self.column).cast(pl.Utf8, strict=False).str.slice(0, 10).str.to_date(
-            "%Y-%m-%d", strict=False)
-        today = pl.col(TODAY).cast(pl.Date)
-        return (value.is_null() | ((today - value).dt.total_days() > self.days)).fill_null(False)
+        value = _date_expr(self.column)
+        today = _date_expr(TODAY)
+        stale = value.is_null() | ((today - value).dt.total_days() > self.days)
+        return (today.is_not_null() & stale).fill_null(False)
 
     @property
     def columns(self) -> frozenset[str]:
         return frozenset({self.column, TODAY})
 
 
+_TRUE_TEXTS = frozenset({"1", "true"})
 _LATIN = "abcdefghijklmnopqrstuvwxyz"
 _DIGITS = "0123456789"
 # The evaluation day, supplied with every row/frame so that "now" is an input, not a clock read.
