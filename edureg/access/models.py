@@ -35,15 +35,21 @@ class User(AbstractUser):
 
     @classmethod
     def scope_q(cls, grant: Grant, actor_id: int) -> Q:
-        """Accounts reach a school's managers through any membership at that school (current
-        or ended, so that leavers can still be found and deactivated)."""
+        """Accounts reach a school's managers through a membership there that has not ended
+        (including one starting later: accounts are made before the first day). A leaver —
+        every membership ended — is reached through any past membership there, so that they
+        can still be found and deactivated; someone who now works elsewhere is not."""
         if grant.scope is Scope.AUTHORITY:
             members = Membership.objects.filter(authority_id=grant.authority_id)
         elif grant.scope is Scope.SCHOOL and grant.school_id is not None:
             members = Membership.objects.filter(school_id=grant.school_id)
         else:
             return Q(pk=actor_id)
-        return Q(pk__in=members.values("user_id"))
+        today = timezone.localdate()
+        not_ended = Q(ends_on__isnull=True) | Q(ends_on__gte=today)
+        working_anywhere = Membership.objects.filter(not_ended).values("user_id")
+        return (Q(pk__in=members.filter(not_ended).values("user_id"))
+                | (Q(pk__in=members.values("user_id")) & ~Q(pk__in=working_anywhere)))
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):

@@ -1,8 +1,8 @@
-"""Every refused request leaves an ``access.denied`` audit event: 403 from any source (the
-policy, CSRF), and 404 raised by a view, which is how the policy answers for a record outside
-the actor's scope (missing records answer the same, on purpose). Unknown URLs (no view) are not
-access attempts and are not recorded. Only the method, path (ids, never the query string) and
-status are kept.
+"""Every refused request leaves an ``access.denied`` audit event: 401 (the API without a
+signed-in session), 403 from any source (the policy, CSRF), and 404 raised by a view, which is
+how the policy answers for a record outside the actor's scope (missing records answer the same,
+on purpose). Unknown URLs (no view) are not access attempts and are not recorded. Only the
+method, path (ids, never the query string) and status are kept.
 
 Register after ``AuthenticationMiddleware`` in ``settings.MIDDLEWARE``."""
 
@@ -28,7 +28,7 @@ class AccessDeniedAuditMiddleware:
         status = response.status_code
         if getattr(request, "edureg_denial_audited", False):
             return response
-        if status == 403 or (status == 404 and self._view_said_not_found(request)):
+        if status in (401, 403) or (status == 404 and self._view_said_not_found(request)):
             user = getattr(request, "user", None)
             audit_access_denied(
                 actor=user, method=request.method or "", path=request.path, status=status,

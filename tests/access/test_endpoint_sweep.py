@@ -540,6 +540,11 @@ def test_anonymous(world: World, name: str, method: str) -> None:
         assert urlsplit(response["Location"]).path == LOGIN_PATH
         if method == "GET":
             assert response["Location"].startswith(f"{LOGIN_PATH}?next=")
+    else:  # the API refuses with 401, and the attempt is on record
+        denied = AuditEvent.objects.filter(action=actions.ACCESS_DENIED).last()
+        assert denied is not None
+        assert denied.actor_id is None
+        assert (denied.data["status"], denied.data["path"]) == (401, urlsplit(url).path)
     assert _state() == before
 
 

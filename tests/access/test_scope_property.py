@@ -121,7 +121,7 @@ def _own_classes(spec: Spec, grant: RuleGrant) -> set[int]:
     return {c for c in _taught(spec) if CLASSES[c][0] == grant.school}
 
 
-def _reach(spec: Spec, grant: RuleGrant, users: dict[int, list[tuple[int | None, int]]]
+def _reach(spec: Spec, grant: RuleGrant, users: dict[int, list[tuple[int | None, int, bool]]]
            ) -> set[Key]:
     """What one grant reaches, by the rules: the whole authority, the whole school, or (own
     classes) the classes taught there, their pupils and those pupils' guardians, the actor's own
@@ -146,14 +146,16 @@ def _reach(spec: Spec, grant: RuleGrant, users: dict[int, list[tuple[int | None,
     if spec.staff_school in schools:
         reached.add(("staff", -1))
     for user, memberships in users.items():
-        # Accounts: any membership, current or ended, at a school reached / in the authority.
-        if any((school in schools) if scope is Scope.SCHOOL else (authority == grant.authority)
-               for school, authority in memberships):
+        # Accounts: a membership not ended at a school reached / in the authority; a leaver
+        # (every membership ended) through any membership there.
+        leaver = all(ended for _school, _authority, ended in memberships)
+        if any(((school in schools) if scope is Scope.SCHOOL else (authority == grant.authority))
+               and (leaver or not ended) for school, authority, ended in memberships):
             reached.add(("user", user))
     return reached
 
 
-def _expected(spec: Spec, perm: Perm, users: dict[int, list[tuple[int | None, int]]]
+def _expected(spec: Spec, perm: Perm, users: dict[int, list[tuple[int | None, int, bool]]]
               ) -> set[Key]:
     expected: set[Key] = set()
     for grant in _grants(spec):
@@ -202,17 +204,17 @@ def _build(spec: Spec) -> tuple[Built, dict[int, list[tuple[int | None, int]]]]:
 
     probe = User.objects.create(username="probe", is_active=spec.active)
     keys[(User, probe.pk)] = ("user", -1)
-    users: dict[int, list[tuple[int | None, int]]] = {-1: []}
+    users: dict[int, list[tuple[int | None, int, bool]]] = {-1: []}
     for role, s, status in spec.school_grants:
         starts_on, ends_on = _period(status)
         Membership.objects.create(user=probe, role=role, authority=authorities[
             SCHOOL_AUTHORITY[s]], school=schools[s], starts_on=starts_on, ends_on=ends_on)
-        users[-1].append((s, SCHOOL_AUTHORITY[s]))
+        users[-1].append((s, SCHOOL_AUTHORITY[s], status == "ended"))
     for role, a, status in spec.authority_grants:
         starts_on, ends_on = _period(status)
         Membership.objects.create(user=probe, role=role, authority=authorities[a],
                                   starts_on=starts_on, ends_on=ends_on)
-        users[-1].append((None, a))
+        users[-1].append((None, a, status == "ended"))
     for u, (s, status) in enumerate(spec.others):
         other = User.objects.create(username=f"other{u}")
         starts_on, ends_on = _period(status)
@@ -220,7 +222,7 @@ def _build(spec: Spec) -> tuple[Built, dict[int, list[tuple[int | None, int]]]]:
                                   authority=authorities[SCHOOL_AUTHORITY[s]], school=schools[s],
                                   starts_on=starts_on, ends_on=ends_on)
         keys[(User, other.pk)] = ("user", u)
-        users[u] = [(s, SCHOOL_AUTHORITY[s])]
+        users[u] = [(s, SCHOOL_AUTHORITY[s], status == "ended")]
 
     if spec.staff_school is not None:
         own = f.make_staff(schools[spec.staff_school], "Phạm Văn Thử", user=probe)

@@ -4,12 +4,14 @@ without the permission are refused (403). Staff who no longer work are deactivat
 
 from __future__ import annotations
 
+import datetime as dt
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from edureg.access.models import Membership, User
 from edureg.access.roles import Role
@@ -211,3 +213,22 @@ def test_deactivation_runs_as_a_background_task(cast: Cast) -> None:
     Staff.objects.filter(user=cast.bob).update(employment_status_code="04")  # moved away
     assert deactivate_inactive_staff_accounts.call() == 1
     assert not User.objects.get(pk=cast.bob.pk).is_active
+
+
+def test_it_officer_cannot_manage_a_leaver_who_now_works_at_another_school(
+        client: Client, cast: Cast, ivan: User) -> None:
+    moved = User.objects.create(username="moved")
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    Membership.objects.create(user=moved, role=Role.SUBJECT_TEACHER,
+                              authority=cast.school_a.authority, school=cast.school_a,
+                              starts_on=dt.date(2020, 1, 1), ends_on=yesterday)
+    client.force_login(ivan)
+    url = reverse("web:account_password_reset", args=[moved.pk])
+    # A leaver with no current post: still found, so that the account can be closed.
+    assert client.get(reverse("web:account", args=[moved.pk])).status_code == 200
+    Membership.objects.create(user=moved, role=Role.PRINCIPAL,
+                              authority=cast.school_b.authority, school=cast.school_b,
+                              starts_on=timezone.localdate())
+    # Now principal of school B: school A's IT officer no longer reaches the account.
+    assert client.post(url).status_code == 404
+    assert not AuditEvent.objects.filter(action="auth.password_reset", actor=ivan).exists()
