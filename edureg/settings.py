@@ -5,6 +5,7 @@ Safe local defaults: SQLite in ``var/``, DEBUG off unless asked for, loopback on
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -84,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "edureg.web.context.navigation",
             ],
         },
     },
@@ -107,8 +109,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file, not Django's default in-memory database: the quality rescan reads
     # through connectorx, a connection of its own, which cannot see a private in-memory one.
+    # One file per test run (process), so that two runs on one machine never share it.
     _db_file = Path(DATABASES["default"]["NAME"])
-    DATABASES["default"]["TEST"] = {"NAME": str(_db_file.with_name(f"test_{_db_file.name}"))}
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(_db_file.with_name(f"test_{os.getpid()}_{_db_file.name}"))}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("EDUREG_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

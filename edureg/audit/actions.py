@@ -58,6 +58,12 @@ SYNC_PARKED: Final = "sync.parked"
 SHARING_DISCLOSED: Final = "sharing.disclosed"
 SHARING_REFUSED: Final = "sharing.refused"
 
+# Quality (writes of the records concerned; the snapshot is a system job)
+FIELD_GROUP_ATTESTED: Final = "student.attested"  # a field group checked against a dossier
+CLASS_CONFIRMED: Final = "school_class.confirmed"  # a homeroom teacher confirmed the class
+QUALITY_SIGNED_OFF: Final = "school.quality_signed_off"
+QUALITY_SNAPSHOT: Final = "quality.snapshot"
+QUALITY_SCAN: Final = "quality.scan"
 # System
 SEED_BULK_LOAD: Final = "seed.bulk_load"
 SEED_RESET: Final = "seed.reset"
@@ -73,6 +79,8 @@ _EXPLICIT: Final[dict[str, Kind]] = {
     CONSENT_GIVEN: Kind.WRITE,
     CONSENT_WITHDRAWN: Kind.WRITE,
     CHAIN_MIGRATED: Kind.SYSTEM,
+    QUALITY_SNAPSHOT: Kind.SYSTEM,
+    QUALITY_SCAN: Kind.SYSTEM,
 }
 _BY_PREFIX: Final[tuple[tuple[str, Kind], ...]] = (
     ("auth.", Kind.ACCOUNT),

@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import multiprocessing
+import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final
@@ -143,8 +144,17 @@ def scan_chunk(lo: int, hi: int) -> ChunkResult:
     return ChunkResult(lo, hi, expected - lo, first_prev, prev, broken)
 
 
+def _child_setup(settings_dict: dict[str, object]) -> None:
+    """A fresh (spawned) worker: set Django up and point it at the parent's database — under
+    tests that is the test database, whose name the settings module alone does not give."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "edureg.settings")
+    django.setup()
+    connections["default"].settings_dict.update(settings_dict)
+
+
 def _scan_in_child(bounds: tuple[int, int]) -> ChunkResult:
-    # The parent closed its connections before forking; this process opens its own.
     try:
         return scan_chunk(*bounds)
     finally:
@@ -188,8 +198,12 @@ def verify(*, head_seq: int, head_hash: str, workers: int | None = None,
         workers = 2 if head_seq >= _PARALLEL_FROM and not _in_memory_sqlite() else 1
     bounds = chunk_bounds(head_seq, chunks or workers * 4)
     if workers > 1 and not _in_memory_sqlite():
-        connections.close_all()
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        # Spawned, not forked: a fork copies the locks of other threads (Polars' pool, for
+        # one) in whatever state they are, and the child can wait on them for ever.
+        target = {key: connection.settings_dict[key] for key in ("NAME", "HOST", "PORT",
+                                                                 "USER", "PASSWORD")}
+        with multiprocessing.get_context("spawn").Pool(
+                workers, initializer=_child_setup, initargs=(target,)) as pool:
             results = pool.map(_scan_in_child, bounds, chunksize=1)
     else:
         results = [scan_chunk(lo, hi) for lo, hi in bounds]

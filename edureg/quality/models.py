@@ -138,3 +138,20 @@ class FieldGroupCheck(models.Model):
     class Meta:
         indexes = [models.Index(fields=["entity", "record_id", "group"],
                                 name="quality_check_record_group")]
+
+
+class SignOff(models.Model):
+    """The principal signs off the school's data for a reporting round, with the scores as
+    they stood (the round's figures cannot move afterwards)."""
+
+    school_id = models.BigIntegerField()
+    round_label = models.CharField(_("kỳ báo cáo"), max_length=60)
+    note = models.CharField(_("ghi chú"), max_length=500, blank=True)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="+")
+    signed_at = models.DateTimeField()
+    scores = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["school_id", "round_label"],
+                                               name="quality_sign_off_one_per_round")]

@@ -121,8 +121,9 @@ def test_chunked_verification_finds_the_same_first_break(cast: Cast, chunks: int
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True)
 def test_parallel_verification_in_two_processes(cast: Cast) -> None:
-    # On SQLite's in-memory test database this runs in-process; on PostgreSQL it forks.
+    # Two spawned processes with connections of their own: they read committed events only.
     _record(cast, 9)
     assert audit_verify(workers=2, chunks=4).broken is None
     _tamper(8, actor_label="mallory")

@@ -34,8 +34,7 @@ class Command(BaseCommand):
             ],
             "worker": [sys.executable, "-m", "edureg.cli.main", "db_worker",
                        "--queue-name", "*", "--no-reload"],
-            "audit-index": [sys.executable, "-m", "edureg.cli.main", "audit", "index",
-                            "--follow"],
+            "schedule": [sys.executable, "-m", "edureg.cli.main", "schedule"],
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
         for name, command in processes.items():

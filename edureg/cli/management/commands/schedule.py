@@ -1,0 +1,61 @@
+"""``edureg schedule``: the periodic jobs of a deployment, in one process (``edureg up`` starts
+it). Every few seconds: derive the audit log's record references. Once a day (at start and
+after midnight): the quality snapshot of every school (for trends) and the deactivation of
+accounts whose staff no longer work. Each job runs in its own transaction; a failed job is
+logged (without personal data) and retried at its next turn."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from edureg.audit.services import refs_catch_up
+from edureg.registry.accounts import staff_accounts_deactivate_inactive
+from edureg.registry.attestation import snapshots_take
+
+logger = logging.getLogger("edureg.schedule")
+
+
+class Command(BaseCommand):
+    help = "Chạy các việc định kỳ (chỉ mục nhật ký, ảnh chụp chất lượng hằng ngày, khoá tài khoản)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--interval", type=float, default=2.0,
+                            help="Số giây giữa hai lượt lập chỉ mục nhật ký")
+        parser.add_argument("--once", action="store_true",
+                            help="Chạy mỗi việc một lần rồi dừng")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        last_daily: dt.date | None = None
+        while not stopping:
+            self._run("audit_refs", refs_catch_up)
+            today = timezone.localdate()
+            if last_daily != today:
+                self._run("quality_snapshot", snapshots_take)
+                self._run("deactivate_inactive", staff_accounts_deactivate_inactive)
+                last_daily = today
+            if options["once"]:
+                return
+            time.sleep(options["interval"])
+
+    @staticmethod
+    def _run(name: str, job: Any) -> None:
+        try:
+            job()
+        except Exception as exc:  # a failed job must not stop the others; it runs next turn
+            # The class only: database errors can quote the values of the row concerned.
+            logger.error("scheduled job %s failed: %s", name, type(exc).__name__)
