@@ -109,6 +109,8 @@ class DailySnapshot(Counters):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["school_id", "entity", "day"],
                                                name="quality_snapshot_one_per_day")]
+        # The authority trend sums a day range over all its schools.
+        indexes = [models.Index(fields=["entity", "day"], name="quality_snapshot_day")]
 
 
 class CheckKind(models.TextChoices):

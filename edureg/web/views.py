@@ -26,6 +26,7 @@ from edureg.access.roles import Perm
 from edureg.access.visibility import visibility
 from edureg.core.codelists import get_list
 from edureg.registry.models import SchoolClass, Student
+from edureg.registry.quality_selectors import current_attestations
 from edureg.registry.selectors import (
     class_list,
     school_overview,
@@ -43,6 +44,8 @@ from edureg.registry.validation import (
 from edureg.schools.models import School
 from edureg.web import display
 from edureg.web.forms import StudentEditForm, check_context
+from edureg.web.quality import display as quality_display
+from edureg.web.quality.forms import AttestForm, attest_forms
 
 Crumb = tuple[Any, str | None]
 
@@ -87,6 +90,7 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         "school": overview.school,
         "years": years,
         "may_view_staff": may(request.user, Perm.STAFF_VIEW, overview.school),
+        "may_view_quality": has_perm_at(request.user, Perm.QUALITY_VIEW, overview.school.pk),
         "breadcrumbs": [*_school_crumbs(overview.school)[:1], (overview.school.name, None)],
     })
 
@@ -94,29 +98,45 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def class_detail(request: HttpRequest, class_id: int) -> HttpResponse:
-    result = class_list(actor=request.user, class_id=class_id)
+    actor = request.user
+    result = class_list(actor=actor, class_id=class_id)
+    school_class = result.school_class
     rows = display.class_rows(result.students, visibility(
-        request.user, "student", school_id=result.school_class.school_id))
+        actor, "student", school_id=school_class.school_id))
+    may_attest = (has_perm_at(actor, Perm.QUALITY_ATTEST, school_class.school_id)
+                  and may(actor, Perm.QUALITY_ATTEST, school_class))
     return render(request, "web/class_list.html", {
-        "school_class": result.school_class,
-        "school": result.school_class.school,
+        "school_class": school_class,
+        "school": school_class.school,
         "rows": rows,
-        "breadcrumbs": _class_crumbs(result.school_class, result.school_class.school,
-                                     link=False),
+        "may_attest": may_attest,
+        "breadcrumbs": _class_crumbs(school_class, school_class.school, link=False),
     })
 
 
 @login_required
 @require_GET
 def student_detail(request: HttpRequest, student_id: int) -> HttpResponse:
+    student = student_get(actor=request.user, student_id=student_id)
+    return student_detail_page(request, student)
+
+
+def student_detail_page(request: HttpRequest, student: Student,
+                        forms: dict[str, AttestForm] | None = None) -> HttpResponse:
+    """The pupil's page, fetched (and its read audited) by the caller; ``forms`` are the
+    attestation forms as posted, when one came back with errors."""
     actor = request.user
-    student = student_get(actor=actor, student_id=student_id)
     student_visibility = visibility(actor, "student", school_id=student.school_id)
     guardians: list[display.GuardianRow] | None = None
     if may(actor, Perm.GUARDIAN_VIEW, student):
         guardians = display.guardian_rows(list(student.guardian_links.all()),
                                           visibility(actor, "guardian",
                                                      school_id=student.school_id))
+    attestations = None
+    if has_perm_at(actor, Perm.QUALITY_ATTEST, student.school_id) and may(
+            actor, Perm.QUALITY_ATTEST, student):
+        attestations = quality_display.attestation_rows(
+            current_attestations(student), forms if forms is not None else attest_forms())
     crumbs = _student_crumbs(student)
     return render(request, "web/student_detail.html", {
         "student": student,
@@ -124,6 +144,7 @@ def student_detail(request: HttpRequest, student_id: int) -> HttpResponse:
         "sections": display.student_sections(student, student_visibility),
         "guardians": guardians,
         "enrolments": display.enrolment_rows(list(student.enrolments.all())),
+        "attestations": attestations,
         "may_edit": may(actor, Perm.STUDENT_EDIT, student),
         "may_supervise": has_perm_at(actor, Perm.AUDIT_VIEW, student.school_id),
         "breadcrumbs": [*crumbs[:-1], (student.full_name, None)],

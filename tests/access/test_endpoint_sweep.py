@@ -38,6 +38,7 @@ from edureg.api.views import api
 from edureg.audit import actions
 from edureg.audit.actions import Kind
 from edureg.audit.models import AuditEvent
+from edureg.quality.models import FieldGroupCheck, RecordState, SignOff
 from edureg.registry.models import Guardian, SchoolClass, Staff, Student
 from tests import factories as f
 from tests.conftest import Cast
@@ -197,6 +198,21 @@ def _student_cases(actor: str, name: str) -> tuple[Case, ...]:
         Case("other_school_other_role", "khoa", _web(name, CUONG)),
         *_missing(actor, lambda i: _web(name, _id(i))),
     )
+
+
+def _class_cases(actor: str, name: str) -> tuple[Case, ...]:
+    """A class of another school, another class of the teacher's school, one the mixed-role
+    principal reaches only as a subject teacher without a class, a missing one."""
+    return (
+        Case("other_school", actor, _web(name, CLASS_B)),
+        Case("other_class", "bob", _web(name, CLASS_1B)),
+        Case("other_school_other_role", "khoa", _web(name, CLASS_B)),
+        *_missing(actor, lambda i: _web(name, _id(i))),
+    )
+
+
+def _todo_class(school_class: Callable[[World], int]) -> Url:
+    return lambda w: reverse("web:quality_todo") + f"?lop={school_class(w)}"
 
 
 def _account_cases(name: str, *extra: Callable[[World], object]) -> tuple[Case, ...]:
@@ -369,6 +385,52 @@ ENDPOINTS: dict[str, Endpoint] = {
     "web:supervision_denied": _supervision("supervision_denied"),
     "web:supervision_unusual": _supervision("supervision_unusual"),
     "web:supervision_accounts": _supervision("supervision_accounts"),
+    # Quality (chất lượng dữ liệu): the to-do and the pupil-level drill-down need quality.attest
+    # as well as quality.view (the Department officer has only the latter: counters only).
+    "web:quality_todo": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("quality_todo"), actor="bob",
+        perm=Perm.QUALITY_ATTEST, lacking=("carol", "erin", "ivan", "lam"), not_found=(
+            Case("other_school", "alice", _todo_class(CLASS_B)),
+            Case("other_class", "bob", _todo_class(CLASS_1B)),
+            Case("other_school_other_role", "khoa", _todo_class(CLASS_B)),
+            Case("missing", "alice", _todo_class(_id(MISSING_ID))))),
+    "web:quality": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("quality"), actor="erin",
+        perm=Perm.QUALITY_VIEW, lacking=("carol", "ivan", "sam", "lam")),
+    "web:quality_school": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("quality_school", SCHOOL_A),
+        perm=Perm.QUALITY_VIEW, lacking=("carol", "ivan", "sam", "lam"), not_found=(
+            Case("other_school", "alice", _web("quality_school", SCHOOL_B)),
+            Case("other_school_class_teacher", "bob", _web("quality_school", SCHOOL_B)),
+            Case("other_school_other_role", "khoa", _web("quality_school", SCHOOL_B)),
+            *_missing("alice", lambda i: _web("quality_school", _id(i))))),
+    "web:quality_sign_off": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("quality_sign_off", SCHOOL_A),
+        perm=Perm.QUALITY_SIGN_OFF, lacking=("bob", "carol", "erin", "ivan"), not_found=(
+            Case("other_school", "alice", _web("quality_sign_off", SCHOOL_B)),
+            Case("other_school_other_role", "khoa", _web("quality_sign_off", SCHOOL_B)),
+            Case("other_school_other_role", "iris", _web("quality_sign_off", SCHOOL_A)),
+            *_missing("alice", lambda i: _web("quality_sign_off", _id(i)))),
+        data=lambda w: {"round_label": "Đầu năm học 2026–2027", "note": ""}),
+    "web:quality_class": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("quality_class", CLASS_1A),
+        perm=Perm.QUALITY_ATTEST, lacking=("carol", "erin", "ivan"),
+        not_found=_class_cases("alice", "quality_class")),
+    "web:quality_class_confirm": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("quality_class_confirm", CLASS_1A),
+        perm=Perm.QUALITY_ATTEST, lacking=("carol", "erin", "ivan"),
+        not_found=_class_cases("alice", "quality_class_confirm")),
+    "web:quality_student": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("quality_student", AN),
+        perm=Perm.QUALITY_ATTEST, lacking=("carol", "erin", "ivan"),
+        not_found=_student_cases("alice", "quality_student")),
+    "web:quality_attest": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("quality_attest", AN),
+        perm=Perm.QUALITY_ATTEST, lacking=("carol", "erin", "ivan"),
+        not_found=_student_cases("alice", "quality_attest"),
+        data=lambda w: {"group": "identity", "identity-document_type": "giay_khai_sinh",
+                        "identity-document_number": "123/2019",
+                        "identity-document_date": "20/03/2019"}),
     # API: public master data and documents.
     "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
     "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
@@ -479,6 +541,9 @@ def _state() -> dict[str, list[Any]]:
         "recovery_codes": list(StaticToken.objects.order_by("pk").values("pk", "token")),
         "sessions": sorted(UserSession.objects.values_list("key_hash", flat=True)),
         "login_failures": list(LoginFailure.objects.order_by("pk").values("pk")),
+        "field_group_checks": list(FieldGroupCheck.objects.order_by("pk").values()),
+        "sign_offs": list(SignOff.objects.order_by("pk").values()),
+        "quality_states": list(RecordState.objects.order_by("pk").values()),
     }
 
 

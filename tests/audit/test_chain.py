@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -121,15 +124,28 @@ def test_chunked_verification_finds_the_same_first_break(cast: Cast, chunks: int
 
 
 @pytest.mark.django_db(transaction=True)
+def _database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_parallel_verification_in_two_processes(cast: Cast) -> None:
-    # Two spawned processes with connections of their own: they read committed events only.
+    # As in production: `edureg audit verify` in a process of its own, with two workers
+    # reading the committed log through connections of their own.
     _record(cast, 9)
-    assert audit_verify(workers=2, chunks=4).broken is None
+    command = [sys.executable, "-m", "edureg.cli.main", "audit", "verify", "--workers", "2"]
+    env = {**os.environ, "DATABASE_URL": _database_url()}
+    passed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    assert passed.returncode == 0, passed.stderr
+    assert "toàn vẹn" in passed.stdout
     _tamper(8, actor_label="mallory")
-    broken = audit_verify(workers=2, chunks=4).broken
-    assert broken is not None
-    assert broken.seq == 8
+    failed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    assert failed.returncode != 0
+    assert "sự kiện số 8" in failed.stderr
 
 
 def test_verify_command_names_the_first_broken_event(cast: Cast) -> None:

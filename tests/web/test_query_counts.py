@@ -16,13 +16,14 @@ from tests import factories as f
 from tests.conftest import Cast
 
 # session, user, the session's second-factor device (the principal's role requires 2FA),
-# grants, class, pupils, and the audited read (joins the request's transaction, no savepoint):
-# chain head (locked), event insert, head update (record references are derived later).
-CLASS_LIST_QUERIES = 9
+# grants, class, pupils, the audited read (joins the request's transaction, no savepoint):
+# chain head (locked), event insert, head update (record references are derived later), and
+# whether the principal may confirm the class (quality.attest).
+CLASS_LIST_QUERIES = 10
 # session, user, second-factor device, grants, student, its prefetches (guardian links with
-# guardians, enrolments, status changes), the audited read (3), and two policy checks (may
-# edit, may see guardians).
-STUDENT_DETAIL_QUERIES = 14
+# guardians, enrolments, status changes), the audited read (3), three policy checks (may
+# edit, may see guardians, may attest) and the pupil's current attestations.
+STUDENT_DETAIL_QUERIES = 16
 
 NumQueries = Callable[[int], AbstractContextManager[Any]]
 
