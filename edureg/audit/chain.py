@@ -144,6 +144,17 @@ def scan_chunk(lo: int, hi: int) -> ChunkResult:
     return ChunkResult(lo, hi, expected - lo, first_prev, prev, broken)
 
 
+def open_database_name() -> str:
+    """The database this process's connection has open (its file, for SQLite), asked of the
+    database itself rather than of the settings."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA database_list")
+            return next(str(row[2]) for row in cursor.fetchall() if row[1] == "main")
+        cursor.execute("SELECT current_database()")
+        return str(cursor.fetchone()[0])
+
+
 def _child_setup(settings_dict: dict[str, object]) -> None:
     """A fresh (spawned) worker: set Django up and point it at the parent's database — under
     tests that is the test database, whose name the settings module alone does not give."""
@@ -202,6 +213,7 @@ def verify(*, head_seq: int, head_hash: str, workers: int | None = None,
         # one) in whatever state they are, and the child can wait on them for ever.
         target = {key: connection.settings_dict[key] for key in ("NAME", "HOST", "PORT",
                                                                  "USER", "PASSWORD")}
+        target["NAME"] = open_database_name()
         with multiprocessing.get_context("spawn").Pool(
                 workers, initializer=_child_setup, initargs=(target,)) as pool:
             results = pool.map(_scan_in_child, bounds, chunksize=1)

@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, transaction
 
 from edureg.audit import actions
 from edureg.audit.actions import Kind, kind_of
+from edureg.audit.chain import open_database_name
 from edureg.audit.models import AuditEvent, AuditRecordRef, ChainHead
 from edureg.audit.services import (
     audit_read,
@@ -126,10 +127,11 @@ def test_chunked_verification_finds_the_same_first_break(cast: Cast, chunks: int
 @pytest.mark.django_db(transaction=True)
 def _database_url() -> str:
     db = connection.settings_dict
+    name = open_database_name()
     if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
+        return f"sqlite:///{name}"
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{name}"
 
 
 @pytest.mark.django_db(transaction=True)
