@@ -16,12 +16,19 @@ from django.core.management.commands import flush
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from hypothesis import settings as hypothesis_settings
 
 from edureg.access.models import Membership, User
 from edureg.access.roles import ROLES_REQUIRING_2FA, Role
 from edureg.registry.models import SchoolClass, Student
 from edureg.schools.models import School
 from tests import factories as f
+
+# Properties assert behaviour, not time: a busy CI machine (or the suite run twice at once) must
+# not fail an example for taking longer than Hypothesis's default 200 ms. Speed is measured by
+# the programs in bench/.
+hypothesis_settings.register_profile("edureg", deadline=None)
+hypothesis_settings.load_profile("edureg")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,8 +5,10 @@ it — or a staff member): required fields applied/filled, problem counts, the f
 flags and the open status rules as bits. ``Finding``: one row per problem found (a field to fix).
 ``QualityTotal``: the same counters summed per school and per class, changed by deltas on every
 write, so dashboards read a few rows instead of aggregating millions. ``DailySnapshot``: the
-school totals once a day, for trends. ``FieldGroupCheck``: a person (or the population register)
-confirmed a group of fields against a legal dossier, or confirmed them still current.
+school totals once a day, for trends; ``AuthoritySnapshot``: their sum per authority that day (an
+authority's trend reads 30 rows, not 30 × its thousands of schools). ``FieldGroupCheck``: a
+person (or the population register) confirmed a group of fields against a legal dossier, or
+confirmed them still current.
 
 Records are referred to by (entity, id) rather than foreign keys: the registry sits above this
 app (its services call it in their transactions).
@@ -111,6 +113,19 @@ class DailySnapshot(Counters):
                                                name="quality_snapshot_one_per_day")]
         # The authority trend sums a day range over all its schools.
         indexes = [models.Index(fields=["entity", "day"], name="quality_snapshot_day")]
+
+
+class AuthoritySnapshot(Counters):
+    """The day's snapshots of an authority's active schools, summed."""
+
+    authority_id = models.BigIntegerField()
+    entity = models.CharField(max_length=10)
+    day = models.DateField()
+    schools = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["authority_id", "entity", "day"],
+                                               name="quality_authority_snapshot_one_per_day")]
 
 
 class CheckKind(models.TextChoices):

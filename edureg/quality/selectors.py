@@ -17,7 +17,14 @@ from typing import Any
 
 from django.db.models import Case, IntegerField, Max, QuerySet, Sum, Value, When
 
-from edureg.quality.models import COUNTER_FIELDS, DailySnapshot, Finding, QualityTotal, RecordState
+from edureg.quality.models import (
+    COUNTER_FIELDS,
+    AuthoritySnapshot,
+    DailySnapshot,
+    Finding,
+    QualityTotal,
+    RecordState,
+)
 from edureg.quality.rules.catalogue import Dimension, Rule, RuleSet, Severity
 
 SchoolIds = Collection[int] | QuerySet[Any, Any]
@@ -140,6 +147,17 @@ def trend(school_ids: SchoolIds, *, until: dt.date, days: int = TREND_DAYS,
     rows = (DailySnapshot.objects
             .filter(school_id__in=school_ids, entity=entity, day__gte=since, day__lte=until)
             .values("day").annotate(**_SUMS).order_by("day"))
+    return [TrendPoint(day=row["day"], scores=Scores.of(row)) for row in rows]
+
+
+def authority_trend(authority_id: int, *, until: dt.date, days: int = TREND_DAYS,
+                    entity: str = "student") -> list[TrendPoint]:
+    """An authority's daily totals (its active schools that day), for the ``days`` days
+    ending ``until``."""
+    since = until - dt.timedelta(days=days - 1)
+    rows = (AuthoritySnapshot.objects
+            .filter(authority_id=authority_id, entity=entity, day__gte=since, day__lte=until)
+            .values("day", *COUNTER_FIELDS).order_by("day"))
     return [TrendPoint(day=row["day"], scores=Scores.of(row)) for row in rows]
 
 

@@ -19,6 +19,7 @@ from edureg.audit.services import audit_record
 from edureg.core.text import TextValueError, clean_text
 from edureg.quality.models import (
     COUNTER_FIELDS,
+    AuthoritySnapshot,
     CheckKind,
     DailySnapshot,
     FieldGroupCheck,
@@ -157,8 +158,8 @@ def school_sign_off(*, actor: Actor, school: School, round_label: str,
 
 
 def snapshots_take(*, day: dt.date | None = None) -> int:
-    """Copy every school's totals into the day's snapshot (replacing one taken earlier that
-    day). Returns the number of snapshot rows written."""
+    """Copy every school's totals into the day's snapshot, and their sums per authority
+    (replacing those taken earlier that day). Returns the number of school rows written."""
     when = day or timezone.localdate()
     rows = list(QualityTotal.objects.filter(class_id__isnull=True).values(
         "school_id", "entity", *COUNTER_FIELDS))
@@ -166,6 +167,30 @@ def snapshots_take(*, day: dt.date | None = None) -> int:
         DailySnapshot.objects.filter(day=when).delete()
         DailySnapshot.objects.bulk_create([DailySnapshot(day=when, **row) for row in rows],
                                           batch_size=2000)
+        authority_snapshots_take(when)
         audit_record(actor=None, action=actions.QUALITY_SNAPSHOT, entity="quality",
                      data={"day": when.isoformat(), "rows": len(rows)})
     return len(rows)
+
+
+def authority_snapshots_take(day: dt.date) -> int:
+    """Sum the day's school snapshots per authority over its active schools (replacing sums
+    taken earlier that day). Returns the number of authority rows written."""
+    authority_of = dict(School.objects.filter(is_active=True).values_list("pk", "authority_id"))
+    sums: dict[tuple[int, str], dict[str, int]] = {}
+    for row in DailySnapshot.objects.filter(day=day).values("school_id", "entity",
+                                                             *COUNTER_FIELDS):
+        authority_id = authority_of.get(row["school_id"])
+        if authority_id is None:
+            continue
+        counters = sums.setdefault((authority_id, row["entity"]),
+                                   dict.fromkeys(("schools", *COUNTER_FIELDS), 0))
+        counters["schools"] += 1
+        for name in COUNTER_FIELDS:
+            counters[name] += row[name]
+    with transaction.atomic():
+        AuthoritySnapshot.objects.filter(day=day).delete()
+        AuthoritySnapshot.objects.bulk_create([
+            AuthoritySnapshot(authority_id=authority_id, entity=entity, day=day, **counters)
+            for (authority_id, entity), counters in sums.items()])
+    return len(sums)

@@ -219,7 +219,19 @@ def _connectorx_uri() -> str:
     return f"postgresql://{auth}{db.get('HOST') or 'localhost'}{port}/{db['NAME']}"
 
 
-def _read_frame(sql: str) -> pl.DataFrame:
+def _read_frame(sql: str, *, own_connection: bool = False) -> pl.DataFrame:
+    """The rows as a frame. connectorx reads them on its own connection (fast, column-wise).
+    A rescan called inside the caller's transaction (a seed or a test that has not committed)
+    reads through Django's cursor (``own_connection``): only this connection sees the rows, and
+    it may hold locks another connection would wait on. The rules' expressions accept either
+    column typing."""
+    if own_connection:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None,
+                            strict=False)
     import connectorx
 
     frame = connectorx.read_sql(_connectorx_uri(), sql, return_type="polars")
@@ -253,6 +265,7 @@ def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
     report = ScanReport(owner)
     status_rules = rule_set.status_rules(owner)
     masks = status_dimension_masks(rule_set, owner)
+    own_connection = connection.in_atomic_block
     for chunk in _school_chunks(sorted(school_ids), schools_per_chunk):
         where_ids = ", ".join(str(int(i)) for i in chunk)
         started = time.perf_counter()
@@ -265,7 +278,8 @@ def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
                            f"WHERE x.school_id IN ({where_ids}))")
             sql = (feed.sql.replace("{check_where}", check_where)
                    .replace("{where}", f"{feed.owner_alias}.school_id IN ({where_ids})"))
-            frame = _read_frame(sql).with_columns(pl.lit(day).alias(TODAY))
+            frame = _read_frame(sql, own_connection=own_connection).with_columns(
+                pl.lit(day).alias(TODAY))
             if "class_id" not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("class_id"))
             frames.append((feed, frame))
@@ -273,7 +287,8 @@ def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
         owner_frame, findings, per_owner = _evaluate(rule_set, owner, frames, status_rules,
                                                      masks)
         evaluated = time.perf_counter()
-        _replace_chunk(owner, chunk, per_owner, findings, rule_set)
+        _replace_chunk(owner, chunk, per_owner, findings, rule_set,
+                       own_connection=own_connection)
         written = time.perf_counter()
         report.schools += len(chunk)
         report.records += owner_frame.height
@@ -358,17 +373,18 @@ _COMPARED_FINDING = ("owner_id", "school_id", "class_id", "entity", "record_id",
 _IDS_PER_DELETE = 500
 
 
-def _changed_owners(owner: str, where_ids: str, states: pl.DataFrame,
-                    findings: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+def _changed_owners(owner: str, where_ids: str, states: pl.DataFrame, findings: pl.DataFrame,
+                    *, own_connection: bool) -> tuple[pl.Series, pl.Series]:
     """Owners whose stored state or findings differ from the new ones (to rewrite), and stored
     owners that are gone (to delete). Unchanged owners are not written at all, so a rescan
     after a rule change writes only what the change moved."""
     stored = _read_frame(
         f"SELECT {', '.join(_COMPARED_STATE)} FROM quality_recordstate "  # noqa: S608 - ints only
-        f"WHERE entity = '{owner}' AND school_id IN ({where_ids})")
+        f"WHERE entity = '{owner}' AND school_id IN ({where_ids})", own_connection=own_connection)
     stored_findings = _read_frame(
         f"SELECT {', '.join(_COMPARED_FINDING)} FROM quality_finding "  # noqa: S608 - ints only
-        f"WHERE owner_entity = '{owner}' AND school_id IN ({where_ids})")
+        f"WHERE owner_entity = '{owner}' AND school_id IN ({where_ids})",
+        own_connection=own_connection)
     new = _typed(states.select(_COMPARED_STATE))
     old = _typed(stored.select(_COMPARED_STATE))
     new_findings = _typed(findings.select(_COMPARED_FINDING))
@@ -406,7 +422,7 @@ def _delete_owners(owner: str, ids: Sequence[int]) -> None:
 
 
 def _replace_chunk(owner: str, school_ids: Sequence[int], per_owner: pl.DataFrame,
-                   findings: pl.DataFrame, rule_set: RuleSet) -> None:
+                   findings: pl.DataFrame, rule_set: RuleSet, *, own_connection: bool) -> None:
     from django.utils import timezone
 
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -421,7 +437,8 @@ def _replace_chunk(owner: str, school_ids: Sequence[int], per_owner: pl.DataFram
     totals = _totals(owner, states)
     where_ids = ", ".join(str(int(i)) for i in school_ids)
     with transaction.atomic():
-        changed, gone = _changed_owners(owner, where_ids, states, finding_rows)
+        changed, gone = _changed_owners(owner, where_ids, states, finding_rows,
+                                        own_connection=own_connection)
         _delete_owners(owner, [int(i) for i in pl.concat([changed, gone]).to_list()])
         QualityTotal.objects.filter(entity=owner, school_id__in=school_ids).delete()
         _bulk_insert("quality_recordstate", _STATE_COLUMNS,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from edureg.audit import actions
 from edureg.audit.models import AuditEvent
 from edureg.quality.models import (
+    AuthoritySnapshot,
     CheckKind,
     DailySnapshot,
     FieldGroupCheck,
@@ -34,6 +35,7 @@ from edureg.registry.attestation import (
 from edureg.registry.models import Student
 from edureg.registry.quality import records_refresh
 from edureg.registry.services import student_update
+from tests import factories as f
 from tests.conftest import Cast
 
 
@@ -153,6 +155,29 @@ def test_a_snapshot_copies_the_school_totals_and_replaces_the_days_earlier_one(
                                      entity="student")
     assert (snapshot.records, snapshot.complete_ok) == (total.records, total.complete_ok)
     assert DailySnapshot.objects.filter(day=day).count() == 2
+
+
+def test_the_authority_row_sums_the_snapshots_of_its_active_schools(cast: Cast) -> None:
+    closed = f.make_school(cast.school_a.authority, code="C0001")
+    other = f.make_school(f.make_authority("SGD01"), code="D0001")
+    for school in (closed, other):
+        f.make_student(f.make_class(school, "2A"), "Lê Văn Tư")
+    closed.is_active = False
+    closed.save()
+    records_refresh("student", Student.objects.values_list("pk", flat=True))
+    day = dt.date(2026, 11, 29)
+
+    snapshots_take(day=day)
+    snapshots_take(day=day)
+
+    counted = DailySnapshot.objects.filter(
+        day=day, entity="student", school_id__in=[cast.school_a.pk, cast.school_b.pk])
+    row = AuthoritySnapshot.objects.get(authority_id=cast.school_a.authority_id,
+                                        entity="student", day=day)
+    assert row.schools == counted.count() == 2
+    for name in ("records", "required_filled", "errors", "complete_ok", "live_ok"):
+        assert getattr(row, name) == sum(getattr(s, name) for s in counted)
+    assert AuthoritySnapshot.objects.filter(day=day, entity="student").count() == 2
 
 
 def test_schedule_once_runs_the_daily_jobs(cast: Cast) -> None:

@@ -345,3 +345,24 @@ def test_rules_follow_a_new_version_of_a_code_list(cast: Cast, tmp_path: Path,
     assert cast.an.disability_code == "77"
     assert ("student", cast.an.pk, "dung.student.disability_code.code") \
         not in finding_codes(cast.an)
+
+
+# --- a rescan inside the caller's transaction ---------------------------------------------------
+
+def test_rescan_in_an_uncommitted_transaction_measures_its_own_rows(cast: Cast) -> None:
+    # The test's transaction is never committed (a seed run inside one is the same case): the
+    # rescan must read what this connection wrote, not wait on or miss it through another one.
+    from edureg.registry.quality import rescan
+
+    Student.objects.filter(pk=cast.an.pk).update(permanent_address="asdf")
+    RecordState.objects.all().delete()
+    Finding.objects.all().delete()
+
+    report = rescan("student", [cast.school_a.pk])
+
+    assert report.records == Student.objects.filter(school_id=cast.school_a.pk).count()
+    assert ("student", cast.an.pk, "sach.student.permanent_address.junk") in finding_codes(cast.an)
+    rescanned = (state_of(cast.an).errors, state_of(cast.an).warnings, finding_codes(cast.an))
+    records_refresh("student", [cast.an.pk])
+    assert (state_of(cast.an).errors, state_of(cast.an).warnings,
+            finding_codes(cast.an)) == rescanned

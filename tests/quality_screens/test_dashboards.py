@@ -189,6 +189,27 @@ def test_authority_trend_sums_the_schools(client: Client, quality: Cast) -> None
         (Scores.of(row) for row in DailySnapshot.objects.filter(day=today)), Scores())
 
 
+def test_trend_of_schools_of_two_authorities_sums_their_snapshots(quality: Cast) -> None:
+    # An actor reaching schools of more than one authority gets the sum of the school rows.
+    from edureg.access.models import Membership
+    from edureg.access.roles import Role
+    from edureg.registry.quality_selectors import authority_overview
+
+    second = f.make_authority("SGD01")
+    other = f.make_school(second, code="D0001")
+    officer = f.make_user("hai_so", Role.AUTHORITY_OFFICER, authority=quality.school_a.authority)
+    Membership.objects.create(user=officer, role=Role.AUTHORITY_OFFICER, authority=second,
+                              starts_on=dt.date(2020, 1, 1))
+    today = timezone.localdate()
+    snapshots_take(day=today)
+    overview = authority_overview(actor=officer, today=today)
+    assert overview.school_count == 3
+    assert overview.trend[0].scores == sum(
+        (Scores.of(row) for row in DailySnapshot.objects.filter(day=today, entity="student")),
+        Scores())
+    assert other.pk in {row.school_id for row in overview.ranking.items}
+
+
 def test_authority_sees_counters_only(client: Client, quality: Cast) -> None:
     names = [quality.an.full_name, quality.binh.full_name,
              quality.other_school_student.full_name, "Phạm Thị Dung", "Nguyễn Văn Cha"]
