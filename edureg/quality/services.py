@@ -112,8 +112,11 @@ def _insert_sql(table: str, columns: Sequence[str]) -> str:
 
 _STATE_INSERT = _insert_sql("quality_recordstate", _STATE_COLUMNS)
 _FINDING_INSERT = _insert_sql("quality_finding", _FINDING_COLUMNS)
-_PREVIOUS = ("SELECT school_id, class_id, " + ", ".join(COUNTER_FIELDS[1:])  # noqa: S608
-             + " FROM quality_recordstate WHERE entity = %s AND record_id IN ({ids})")
+# The old states go and come back in one statement: on PostgreSQL the delete waits for a rescan
+# holding the table (``SHARE ROW EXCLUSIVE``) and then returns what it stored, so the totals'
+# deltas start from the state actually replaced.
+_PREVIOUS = ("DELETE FROM quality_recordstate WHERE entity = %s AND record_id IN ({ids}) "  # noqa: S608
+             "RETURNING school_id, class_id, " + ", ".join(COUNTER_FIELDS[1:]))
 
 
 def states_replace(owner_entity: str, results: Sequence[OwnerResult], *, rule_set: RuleSet,
@@ -137,9 +140,6 @@ def states_replace(owner_entity: str, results: Sequence[OwnerResult], *, rule_se
                 _add(deltas, (school_id, class_id), counters, -1)
         cursor.execute(
             f"DELETE FROM quality_finding WHERE owner_entity = %s AND owner_id IN ({in_ids})",  # noqa: S608
-            [owner_entity, *ids])
-        cursor.execute(
-            f"DELETE FROM quality_recordstate WHERE entity = %s AND record_id IN ({in_ids})",  # noqa: S608
             [owner_entity, *ids])
         states: list[tuple[Any, ...]] = []
         findings: list[tuple[Any, ...]] = []

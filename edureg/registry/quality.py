@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -27,7 +29,7 @@ from edureg.quality.engine import (
     status_dimension_masks,
     summarise,
 )
-from edureg.quality.models import COUNTER_FIELDS, Finding, QualityTotal
+from edureg.quality.models import COUNTER_FIELDS, Finding
 from edureg.quality.rules.catalogue import Dimension, Kind, RuleSet, Severity
 from edureg.quality.rules.checks import TODAY
 from edureg.quality.services import OwnerResult, current_rule_set, states_replace, today
@@ -90,10 +92,10 @@ def _checks_join(alias: str, entity: str, rule_set: RuleSet) -> tuple[list[str],
     return columns, join
 
 
-def _student_sql(rule_set: RuleSet) -> str:
+def _student_sql(rule_set: RuleSet, *, shared: bool = True) -> str:
     fields = ", ".join(f"s.{name}" for name in _STUDENT_FIELDS)
     checks, join = _checks_join("s", "student", rule_set)
-    extra = ", ".join([_shared("s", "student"), *checks])
+    extra = ", ".join([_shared("s", "student")] * shared + checks)
     return (
         f"SELECT s.id AS owner_id, s.id AS record_id, s.school_id, s.current_class_id AS class_id, "  # noqa: S608 - fixed names
         f"sc.level AS school_level, e.grade, e.status_code, sy.start_year, {fields}, {extra} "
@@ -101,6 +103,25 @@ def _student_sql(rule_set: RuleSet) -> str:
         "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
         "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
         f"{join} WHERE {{where}} ORDER BY s.id"
+    )
+
+
+# What the guardian feed takes from its pupil's row (pupil column, guardian feed column).
+_FROM_PUPIL = (("school_id", "school_id"), ("class_id", "class_id"),
+               ("school_level", "school_level"), ("status_code", "status_code"),
+               ("date_of_birth", "child_birth"))
+
+
+def _guardian_lean_sql() -> str:
+    """The guardian feed of a rescan of many schools: the guardians' own columns only; the
+    pupil's (``_FROM_PUPIL``) are joined from the pupil feed's frame, not read again per
+    guardian. ``personal_id_shared`` comes from ``_shared_ids``."""
+    fields = ", ".join(f"g.{name}" for name in _GUARDIAN_FIELDS)
+    return (
+        f"SELECT l.student_id AS owner_id, g.id AS record_id, {fields} "  # noqa: S608 - fixed names
+        "FROM registry_studentguardian l JOIN registry_guardian g ON g.id = l.guardian_id "
+        "WHERE l.student_id IN (SELECT s.id FROM registry_student s WHERE {where}) "
+        "ORDER BY l.student_id, g.id"
     )
 
 
@@ -118,10 +139,10 @@ def _guardian_sql() -> str:
     )
 
 
-def _staff_sql(rule_set: RuleSet) -> str:
+def _staff_sql(rule_set: RuleSet, *, shared: bool = True) -> str:
     fields = ", ".join(f"t.{name}" for name in _STAFF_FIELDS)
     checks, join = _checks_join("t", "staff", rule_set)
-    extra = ", ".join([_shared("t", "staff"), *checks])
+    extra = ", ".join([_shared("t", "staff")] * shared + checks)
     return (
         # No class column: connectorx cannot type an all-NULL expression on SQLite.
         f"SELECT t.id AS owner_id, t.id AS record_id, t.school_id, "  # noqa: S608 - fixed names
@@ -137,13 +158,35 @@ class _Feed:
     entity: str
     sql: str
     owner_alias: str  # where the owner's id and school are filtered
+    # A rescan of many schools reads this instead: no ``personal_id_shared`` (derived from one
+    # read of every table's ID numbers, ``_shared_ids``, instead of two index probes per row)
+    # and, for guardians, without the pupil's columns (joined from the pupil frame).
+    batch_sql: str
+    from_owner: tuple[tuple[str, str], ...] = ()
 
 
 def _feeds(rule_set: RuleSet, owner: str) -> tuple[_Feed, ...]:
     if owner == "student":
-        return (_Feed("student", "student", _student_sql(rule_set), "s"),
-                _Feed("student", "guardian", _guardian_sql(), "s"))
-    return (_Feed("staff", "staff", _staff_sql(rule_set), "t"),)
+        return (_Feed("student", "student", _student_sql(rule_set), "s",
+                      _student_sql(rule_set, shared=False)),
+                _Feed("student", "guardian", _guardian_sql(), "s", _guardian_lean_sql(),
+                      _FROM_PUPIL))
+    return (_Feed("staff", "staff", _staff_sql(rule_set), "t",
+                  _staff_sql(rule_set, shared=False)),)
+
+
+def _shared_ids(*, own_connection: bool) -> pl.Series:
+    """The ID numbers held under more than one name across the three tables: each table keeps
+    its IDs unique, so these are exactly the IDs a row of another table holds under another
+    person's name (what ``_shared`` asks per row)."""
+    pairs = _read_frame([
+        f"SELECT personal_id_number AS pid, name_match_key AS name_key FROM {table} "  # noqa: S608 - fixed names
+        "WHERE personal_id_number IS NOT NULL"
+        for table in ("registry_student", "registry_guardian", "registry_staff")],
+        own_connection=own_connection)
+    return (pairs.group_by("pid").agg(pl.col("name_key").min().alias("low"),
+                                      pl.col("name_key").max().alias("high"))
+            .filter(pl.col("low") != pl.col("high")).get_column("pid").cast(pl.Utf8))
 
 
 # --- per-record path ---------------------------------------------------------------------
@@ -219,22 +262,26 @@ def _connectorx_uri() -> str:
     return f"postgresql://{auth}{db.get('HOST') or 'localhost'}{port}/{db['NAME']}"
 
 
-def _read_frame(sql: str, *, own_connection: bool = False) -> pl.DataFrame:
-    """The rows as a frame. connectorx reads them on its own connection (fast, column-wise).
-    A rescan called inside the caller's transaction (a seed or a test that has not committed)
-    reads through Django's cursor (``own_connection``): only this connection sees the rows, and
-    it may hold locks another connection would wait on. The rules' expressions accept either
-    column typing."""
+def _read_frame(sql: str | list[str], *, own_connection: bool = False) -> pl.DataFrame:
+    """The rows of one query, or of several concatenated, as a frame. connectorx reads them on
+    its own connections, several queries on as many threads (fast, column-wise). A rescan called
+    inside the caller's transaction (a seed or a test that has not committed) reads through
+    Django's cursor (``own_connection``): only this connection sees the rows, and it may hold
+    locks another connection would wait on. The rules' expressions accept either typing."""
+    queries = [sql] if isinstance(sql, str) else sql
     if own_connection:
+        frames = []
         with connection.cursor() as cursor:
-            cursor.execute(sql)
-            names = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
-        return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None,
-                            strict=False)
+            for query in queries:
+                cursor.execute(query)
+                names = [column[0] for column in cursor.description]
+                frames.append(pl.DataFrame(cursor.fetchall(), schema=names, orient="row",
+                                           infer_schema_length=None, strict=False))
+        return pl.concat(frames, how="diagonal_relaxed")
     import connectorx
 
-    frame = connectorx.read_sql(_connectorx_uri(), sql, return_type="polars")
+    frame = connectorx.read_sql(_connectorx_uri(), queries[0] if len(queries) == 1 else queries,
+                                return_type="polars")
     assert isinstance(frame, pl.DataFrame)
     return frame
 
@@ -256,48 +303,154 @@ def _school_chunks(school_ids: Sequence[int], size: int) -> Iterator[Sequence[in
         yield school_ids[start:start + size]
 
 
+# From this many schools on, a rescan reads every ID number once (a few seconds for a city)
+# rather than probing two indexes per row (about 6 µs a row).
+SHARED_FROM_ALL_IDS_SCHOOLS = 200
+
+
+def rescan_all(school_ids: Sequence[int], *, on: dt.date | None = None,
+               schools_per_chunk: int = 100, shared_from_all_ids: bool | None = None
+               ) -> list[ScanReport]:
+    """``rescan`` of pupils (with their guardians) and of staff, reading every ID number once
+    for both."""
+    return _rescan_owners(("student", "staff"), school_ids, on=on,
+                          schools_per_chunk=schools_per_chunk,
+                          shared_from_all_ids=shared_from_all_ids)
+
+
 def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
-           schools_per_chunk: int = 100) -> ScanReport:
+           schools_per_chunk: int = 100, shared_from_all_ids: bool | None = None
+           ) -> ScanReport:
     """Recompute the state of every ``owner`` record of the schools with the same rules, read
-    through Polars, written in one transaction per chunk of schools (totals rebuilt)."""
+    through Polars, written in one transaction per chunk of schools (totals rebuilt). While a
+    chunk is measured and written, the next one is read (connectorx on its own connections,
+    each chunk's halves in parallel), so reading, rules and writing share the cores."""
+    (report,) = _rescan_owners((owner,), school_ids, on=on, schools_per_chunk=schools_per_chunk,
+                               shared_from_all_ids=shared_from_all_ids)
+    return report
+
+
+def _rescan_owners(owners: Sequence[str], school_ids: Sequence[int], *, on: dt.date | None,
+                   schools_per_chunk: int, shared_from_all_ids: bool | None
+                   ) -> list[ScanReport]:
+    if shared_from_all_ids is None:
+        shared_from_all_ids = len(school_ids) >= SHARED_FROM_ALL_IDS_SCHOOLS
+    own_connection = connection.in_atomic_block
+    started = time.perf_counter()
+    shared = _shared_ids(own_connection=own_connection) if shared_from_all_ids else None
+    shared_seconds = time.perf_counter() - started
+    reports = [_rescan(owner, school_ids, on=on, schools_per_chunk=schools_per_chunk,
+                       shared=shared) for owner in owners]
+    reports[0].read_seconds += shared_seconds  # the ID numbers read once, counted once
+    return reports
+
+
+def _rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None,
+            schools_per_chunk: int, shared: pl.Series | None) -> ScanReport:
     rule_set = current_rule_set()
     day = on or today()
     report = ScanReport(owner)
     status_rules = rule_set.status_rules(owner)
     masks = status_dimension_masks(rule_set, owner)
     own_connection = connection.in_atomic_block
-    for chunk in _school_chunks(sorted(school_ids), schools_per_chunk):
-        where_ids = ", ".join(str(int(i)) for i in chunk)
+    chunks = list(_school_chunks(sorted(school_ids), schools_per_chunk))
+    read = functools.partial(_chunk_read, rule_set, owner, day=day, shared=shared,
+                             own_connection=own_connection)
+    for data in _read_ahead(chunks, read, ahead=not own_connection):
         started = time.perf_counter()
-        frames = []
-        for feed in _feeds(rule_set, owner):
-            # Checks belong to the record wherever they were made (a pupil who moved keeps
-            # them): select them by the records of these schools, as the per-record path does.
-            table = "registry_student" if owner == "student" else "registry_staff"
-            check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608 - ints only
-                           f"WHERE x.school_id IN ({where_ids}))")
-            sql = (feed.sql.replace("{check_where}", check_where)
-                   .replace("{where}", f"{feed.owner_alias}.school_id IN ({where_ids})"))
-            frame = _read_frame(sql, own_connection=own_connection).with_columns(
-                pl.lit(day).alias(TODAY))
-            if "class_id" not in frame.columns:
-                frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("class_id"))
-            frames.append((feed, frame))
-        read = time.perf_counter()
-        owner_frame, findings, per_owner = _evaluate(rule_set, owner, frames, status_rules,
-                                                     masks)
+        owner_frame, findings, per_owner = _evaluate(rule_set, owner, data.frames,
+                                                     status_rules, masks)
         evaluated = time.perf_counter()
-        _replace_chunk(owner, chunk, per_owner, findings, rule_set,
-                       own_connection=own_connection)
+        _replace_chunk(owner, data, per_owner, findings, rule_set)
         written = time.perf_counter()
-        report.schools += len(chunk)
+        report.schools += len(data.schools)
         report.records += owner_frame.height
-        report.rows += sum(frame.height for _, frame in frames)
+        report.rows += sum(frame.height for _, frame in data.frames)
         report.findings += findings.height
-        report.read_seconds += read - started
-        report.rules_seconds += evaluated - read
+        report.read_seconds += data.seconds
+        report.rules_seconds += evaluated - started
         report.write_seconds += written - evaluated
     return report
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chunk:
+    """A chunk of schools as read: the feeds' frames and the state stored for them."""
+
+    schools: Sequence[int]
+    frames: list[tuple[_Feed, pl.DataFrame]]
+    stored: pl.DataFrame
+    stored_findings: pl.DataFrame
+    seconds: float
+    read_at: dt.datetime
+
+
+def _ids(school_ids: Sequence[int]) -> str:
+    return ", ".join(str(int(i)) for i in school_ids)
+
+
+def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: dt.date,
+                shared: pl.Series | None, own_connection: bool) -> _Chunk:
+    from django.utils import timezone
+
+    read_at = timezone.now()
+    started = time.perf_counter()
+    middle = (len(schools) + 1) // 2
+    parts = [part for part in (schools[:middle], schools[middle:]) if part]
+    table = "registry_student" if owner == "student" else "registry_staff"
+    frames: list[tuple[_Feed, pl.DataFrame]] = []
+    for feed in _feeds(rule_set, owner):
+        queries = []
+        for part in parts:
+            # Checks belong to the record wherever they were made (a pupil who moved keeps
+            # them): select them by the records of these schools, as the per-record path does.
+            check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608 - ints
+                           f"WHERE x.school_id IN ({_ids(part)}))")
+            # Unordered: the frames are joined and grouped by id, and sorting costs the read.
+            sql = feed.sql if shared is None else feed.batch_sql
+            unordered = sql[:sql.rindex(" ORDER BY ")]
+            queries.append(unordered.replace("{check_where}", check_where)
+                           .replace("{where}", f"{feed.owner_alias}.school_id IN ({_ids(part)})"))
+        frame = _read_frame(queries, own_connection=own_connection).with_columns(
+            pl.lit(day).alias(TODAY))
+        if shared is not None:
+            frame = frame.with_columns(
+                pl.col("personal_id_number").cast(pl.Utf8).is_in(shared.implode())
+                .fill_null(False).cast(pl.Int64).alias("personal_id_shared"))
+            if feed.from_owner:
+                owner_frame = frames[0][1].select(
+                    "owner_id", *[pl.col(a).alias(b) for a, b in feed.from_owner])
+                frame = frame.join(owner_frame, on="owner_id", how="inner")
+        if "class_id" not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("class_id"))
+        frames.append((feed, frame))
+    stored = _read_frame(
+        f"SELECT {', '.join(_COMPARED_STATE)} FROM quality_recordstate "  # noqa: S608 - ints only
+        f"WHERE entity = '{owner}' AND school_id IN ({_ids(schools)})",
+        own_connection=own_connection)
+    stored_findings = _read_frame(
+        f"SELECT {', '.join(_COMPARED_FINDING)} FROM quality_finding "  # noqa: S608 - ints only
+        f"WHERE owner_entity = '{owner}' AND school_id IN ({_ids(schools)})",
+        own_connection=own_connection)
+    return _Chunk(schools, frames, stored, stored_findings, time.perf_counter() - started,
+                  read_at)
+
+
+def _read_ahead(chunks: Sequence[Sequence[int]], read: Callable[[Sequence[int]], _Chunk], *,
+                ahead: bool) -> Iterator[_Chunk]:
+    """The chunks as read, each next one read on a thread while the caller works on the
+    current one (``ahead``); in order, one after the other, otherwise."""
+    if not ahead:
+        for chunk in chunks:
+            yield read(chunk)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescan-read") as pool:
+        pending = pool.submit(read, chunks[0]) if chunks else None
+        for index in range(len(chunks)):
+            assert pending is not None
+            current = pending.result()
+            pending = pool.submit(read, chunks[index + 1]) if index + 1 < len(chunks) else None
+            yield current
 
 
 def _evaluate(rule_set: RuleSet, owner: str, frames: list[tuple[_Feed, pl.DataFrame]],
@@ -373,18 +526,11 @@ _COMPARED_FINDING = ("owner_id", "school_id", "class_id", "entity", "record_id",
 _IDS_PER_DELETE = 500
 
 
-def _changed_owners(owner: str, where_ids: str, states: pl.DataFrame, findings: pl.DataFrame,
-                    *, own_connection: bool) -> tuple[pl.Series, pl.Series]:
+def _changed_owners(states: pl.DataFrame, findings: pl.DataFrame, stored: pl.DataFrame,
+                    stored_findings: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Owners whose stored state or findings differ from the new ones (to rewrite), and stored
     owners that are gone (to delete). Unchanged owners are not written at all, so a rescan
     after a rule change writes only what the change moved."""
-    stored = _read_frame(
-        f"SELECT {', '.join(_COMPARED_STATE)} FROM quality_recordstate "  # noqa: S608 - ints only
-        f"WHERE entity = '{owner}' AND school_id IN ({where_ids})", own_connection=own_connection)
-    stored_findings = _read_frame(
-        f"SELECT {', '.join(_COMPARED_FINDING)} FROM quality_finding "  # noqa: S608 - ints only
-        f"WHERE owner_entity = '{owner}' AND school_id IN ({where_ids})",
-        own_connection=own_connection)
     new = _typed(states.select(_COMPARED_STATE))
     old = _typed(stored.select(_COMPARED_STATE))
     new_findings = _typed(findings.select(_COMPARED_FINDING))
@@ -421,8 +567,14 @@ def _delete_owners(owner: str, ids: Sequence[int]) -> None:
                            f"AND record_id IN ({marks})", [owner, *part])
 
 
-def _replace_chunk(owner: str, school_ids: Sequence[int], per_owner: pl.DataFrame,
-                   findings: pl.DataFrame, rule_set: RuleSet, *, own_connection: bool) -> None:
+# A record written by the per-record path since this long before a chunk was read keeps that
+# state: it was measured from data at least as new, with the same rules. The margin covers a
+# write transaction that began before the chunk's read and committed after it.
+_FRESH_MARGIN = dt.timedelta(minutes=5)
+
+
+def _replace_chunk(owner: str, data: _Chunk, per_owner: pl.DataFrame, findings: pl.DataFrame,
+                   rule_set: RuleSet) -> None:
     from django.utils import timezone
 
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -434,32 +586,44 @@ def _replace_chunk(owner: str, school_ids: Sequence[int], per_owner: pl.DataFram
     finding_rows = findings.select(
         pl.lit(owner).alias("owner_entity"), "owner_id", "school_id", "class_id", "entity",
         "record_id", "rule_code", "field", "dimension", "severity", "weight")
-    totals = _totals(owner, states)
-    where_ids = ", ".join(str(int(i)) for i in school_ids)
-    with transaction.atomic():
-        changed, gone = _changed_owners(owner, where_ids, states, finding_rows,
-                                        own_connection=own_connection)
-        _delete_owners(owner, [int(i) for i in pl.concat([changed, gone]).to_list()])
-        QualityTotal.objects.filter(entity=owner, school_id__in=school_ids).delete()
+    changed, gone = _changed_owners(states, finding_rows, data.stored, data.stored_findings)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Writers wait until this chunk is stored (SQLite: the IMMEDIATE transaction already
+        # holds the database's write lock); then anything they stored since the read shows.
+        if connection.vendor == "postgresql":
+            cursor.execute("LOCK TABLE quality_recordstate IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(
+            "SELECT record_id FROM quality_recordstate WHERE entity = %s "  # noqa: S608 - ints
+            f"AND school_id IN ({_ids(data.schools)}) AND rule_set = %s AND computed_at >= %s",
+            [owner, rule_set.version,
+             connection.ops.adapt_datetimefield_value(data.read_at - _FRESH_MARGIN)])
+        fresh = pl.Series([row[0] for row in cursor.fetchall()], dtype=pl.Int64)
+        candidates = pl.concat([changed.cast(pl.Int64), gone.cast(pl.Int64)])
+        rewrite = candidates.filter(~candidates.is_in(fresh.implode()))
+        _delete_owners(owner, [int(i) for i in rewrite.to_list()])
         _bulk_insert("quality_recordstate", _STATE_COLUMNS,
-                     states.filter(pl.col("record_id").is_in(changed.implode())))
+                     states.filter(pl.col("record_id").is_in(rewrite.implode())))
         _bulk_insert("quality_finding", _FINDING_COLUMNS,
-                     finding_rows.filter(pl.col("owner_id").is_in(changed.implode())))
-        _bulk_insert("quality_qualitytotal", ("school_id", "class_id", "entity", *COUNTER_FIELDS),
-                     totals)
+                     finding_rows.filter(pl.col("owner_id").is_in(rewrite.implode())))
+        # The totals are the stored states summed, whoever wrote them.
+        cursor.execute("DELETE FROM quality_qualitytotal WHERE entity = %s "  # noqa: S608 - ints
+                       f"AND school_id IN ({_ids(data.schools)})", [owner])
+        cursor.execute(_TOTALS_SQL.replace("{schools}", _ids(data.schools)), [owner, owner])
 
 
-def _totals(owner: str, states: pl.DataFrame) -> pl.DataFrame:
-    sums = [pl.len().cast(pl.Int64).alias("records"),
-            *[pl.col(name).cast(pl.Int64).sum().alias(name) for name in COUNTER_FIELDS
-              if name != "records"]]
-    by_school = states.group_by("school_id").agg(*sums).with_columns(
-        pl.lit(None, dtype=pl.Int64).alias("class_id"))
-    by_class = states.filter(pl.col("class_id").is_not_null()).group_by(
-        "school_id", "class_id").agg(*sums)
-    columns = ["school_id", "class_id", *COUNTER_FIELDS]
-    return pl.concat([by_school.select(columns), by_class.select(columns)]).with_columns(
-        pl.lit(owner).alias("entity")).select("school_id", "class_id", "entity", *COUNTER_FIELDS)
+def _ok(name: str) -> str:
+    return f"SUM(CASE WHEN {name} THEN 1 ELSE 0 END)"
+
+
+_SUMS = ("COUNT(*), SUM(required_total), SUM(required_filled), SUM(errors), SUM(warnings), "
+         f"{_ok('correct_ok')}, {_ok('complete_ok')}, {_ok('clean_ok')}, {_ok('live_ok')}")
+_TOTALS_SQL = (
+    f"INSERT INTO quality_qualitytotal (school_id, class_id, entity, {', '.join(COUNTER_FIELDS)}) "  # noqa: S608
+    f"SELECT school_id, NULL, entity, {_SUMS} FROM quality_recordstate "
+    "WHERE entity = %s AND school_id IN ({schools}) GROUP BY school_id, entity "
+    f"UNION ALL SELECT school_id, class_id, entity, {_SUMS} FROM quality_recordstate "
+    "WHERE entity = %s AND school_id IN ({schools}) AND class_id IS NOT NULL "
+    "GROUP BY school_id, class_id, entity")
 
 
 def _bulk_insert(table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:

@@ -122,11 +122,13 @@ def differences(first: dict[str, Any], second: dict[str, Any]) -> dict[str, list
     return found
 
 
-@pytest.mark.parametrize(("schools_per_chunk", "from_empty"), [(1, False), (100, False),
-                                                                (100, True)])
+@pytest.mark.parametrize(("schools_per_chunk", "from_empty", "all_ids"), [
+    (1, True, False), (100, True, True), (1, True, True), (100, False, False)])
 def test_rescan_stores_what_the_per_record_path_stores(small_city: dt.date,
                                                        schools_per_chunk: int,
-                                                       from_empty: bool) -> None:
+                                                       from_empty: bool, all_ids: bool) -> None:
+    # all_ids: "ID held by someone else" from one read of every table's IDs (as a rescan of
+    # many schools does) instead of the per-row probe the per-record path uses.
     require_a_database_connectorx_can_read()
     day = small_city
     school_ids = list(School.objects.values_list("pk", flat=True))
@@ -136,12 +138,17 @@ def test_rescan_stores_what_the_per_record_path_stores(small_city: dt.date,
     assert len({row[6] for row in per_record["findings"]}) >= 15  # a varied set of problems
     assert {row[9] for row in per_record["findings"]} >= {"error", "warning"}
     assert len({row[12] for row in per_record["states"]}) >= 4  # varied status bits
+    shared = {row[4] for row in per_record["findings"]
+              if row[6].endswith(".personal_id_number.shared")}
+    assert shared == {"student", "staff"}  # the ID planted on a pupil and a staff member
     if from_empty:
         for model in (RecordState, Finding, QualityTotal):
             model.objects.all().delete()
 
-    rescan("student", school_ids, on=day, schools_per_chunk=schools_per_chunk)
-    rescan("staff", school_ids, on=day, schools_per_chunk=schools_per_chunk)
+    rescan("student", school_ids, on=day, schools_per_chunk=schools_per_chunk,
+           shared_from_all_ids=all_ids)
+    rescan("staff", school_ids, on=day, schools_per_chunk=schools_per_chunk,
+           shared_from_all_ids=all_ids)
 
     assert differences(stored(), per_record) == {"states": [], "findings": [], "totals": []}
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from edureg.registry.quality import rescan
+from edureg.registry.quality import rescan_all
 from edureg.schools.models import School
 
 
@@ -38,8 +38,7 @@ class Command(BaseCommand):
                     "trường (xem ở trang trường hoặc danh sách trường của Sở).")
         school_ids = list(schools.values_list("id", flat=True))
         started = time.perf_counter()
-        reports = [rescan(owner, school_ids, schools_per_chunk=options["schools_per_chunk"])
-                   for owner in ("student", "staff")]
+        reports = rescan_all(school_ids, schools_per_chunk=options["schools_per_chunk"])
         seconds = time.perf_counter() - started
         records = sum(r.records for r in reports)
         if options["json"]:

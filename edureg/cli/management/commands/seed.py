@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from edureg.registry.quality import rescan
+from edureg.registry.quality import rescan_all
 from edureg.schools.models import School
 from edureg.seeding.options import (
     DEFAULT_DEMO_PASSWORD,
@@ -125,7 +125,7 @@ class Command(BaseCommand):
             f"trong {result.seconds:.1f} giây ({result.engine})."
         )
         school_ids = list(School.objects.values_list("id", flat=True))
-        scanned = sum(rescan(owner, school_ids).records for owner in ("student", "staff"))
+        scanned = sum(report.records for report in rescan_all(school_ids))
         self.stdout.write(f"Đã chấm chất lượng dữ liệu của {scanned:,} hồ sơ.")
         planted = {key.removeprefix("problem."): value for key, value in counts.items()
                    if key.startswith("problem.") and key not in NATURAL_KINDS}
