@@ -68,34 +68,88 @@ def _shared(alias: str, entity: str) -> str:
             "AS personal_id_shared")
 
 
-def _checks_join(alias: str, entity: str, rule_set: RuleSet) -> tuple[list[str], str]:
-    """Columns attested_<group>, identity_verified, confirmed_<update group>, and the join
-    that yields them: the record's field-group checks aggregated once (filtered by
-    ``{check_where}``: the same ids or schools as the records)."""
-    aggregates, columns = [], []
-    for group in rule_set.parameters.groups_for(entity):
-        aggregates.append(
-            f"MAX(CASE WHEN c.\"group\" = '{group.code}' AND c.kind IN ('attest', 'register') "
-            f"AND c.ended_at IS NULL THEN 1 ELSE 0 END) AS {group.column}")
-        columns.append(f"COALESCE(c.{group.column}, 0) AS {group.column}")
-    aggregates.append(
-        "MAX(CASE WHEN c.\"group\" = 'identity' AND c.kind = 'register' "
-        "AND c.ended_at IS NULL THEN 1 ELSE 0 END) AS identity_verified")
-    columns.append("COALESCE(c.identity_verified, 0) AS identity_verified")
-    for code in sorted(rule_set.update_groups):
-        aggregates.append(
-            f"MAX(CASE WHEN c.\"group\" = '{code}' THEN c.checked_at END) AS confirmed_{code}")
-        columns.append(f"COALESCE(c.confirmed_{code}, {alias}.created_at) AS confirmed_{code}")
-    join = (f"LEFT JOIN (SELECT c.record_id, {', '.join(aggregates)} "  # noqa: S608 - fixed names
+@dataclasses.dataclass(frozen=True)
+class _CheckColumn:
+    """A column the checks yield: ``attested`` (1 when an attestation or register check of the
+    group holds), or ``confirmed`` (the group's newest check; the record's creation without
+    one: an update group never confirmed counts from then)."""
+
+    column: str
+    group: str
+    attested: bool
+    kinds: tuple[str, ...] = ("attest", "register")
+
+
+def _check_columns(entity: str, rule_set: RuleSet) -> list[_CheckColumn]:
+    found = [_CheckColumn(group.column, group.code, True)
+             for group in rule_set.parameters.groups_for(entity)]
+    found.append(_CheckColumn("identity_verified", "identity", True, ("register",)))
+    found += [_CheckColumn(f"confirmed_{code}", code, False)
+              for code in sorted(rule_set.update_groups)]
+    return found
+
+
+def _checks_sql(entity: str, rule_set: RuleSet) -> str:
+    """The records' field-group checks aggregated, one row per record that has any (filtered
+    by ``{check_where}``: the same ids or schools as the records)."""
+    aggregates = []
+    for item in _check_columns(entity, rule_set):
+        if item.attested:
+            kinds = ", ".join(f"'{kind}'" for kind in item.kinds)
+            aggregates.append(f"MAX(CASE WHEN c.\"group\" = '{item.group}' AND c.kind IN "
+                              f"({kinds}) AND c.ended_at IS NULL THEN 1 ELSE 0 END) "
+                              f"AS {item.column}")
+        else:
+            aggregates.append(f"MAX(CASE WHEN c.\"group\" = '{item.group}' THEN c.checked_at "
+                              f"END) AS {item.column}")
+    return (f"SELECT c.record_id, {', '.join(aggregates)} "  # noqa: S608 - fixed names
             f"FROM quality_fieldgroupcheck c WHERE c.entity = '{entity}' AND {{check_where}} "
-            f"GROUP BY c.record_id) c ON c.record_id = {alias}.id")
+            "GROUP BY c.record_id")
+
+
+def _checks_rows_sql(entity: str) -> str:
+    """The checks themselves, for a rescan to aggregate as ``_checks_sql`` does (connectorx
+    types these columns by their declaration even when every value is NULL)."""
+    return ("SELECT c.record_id, c.\"group\" AS check_group, c.kind, c.ended_at, c.checked_at "  # noqa: S608 - fixed names
+            f"FROM quality_fieldgroupcheck c WHERE c.entity = '{entity}' AND {{check_where}}")
+
+
+def _checks_join(alias: str, entity: str, rule_set: RuleSet) -> tuple[list[str], str]:
+    """The checks' columns (a record without any: 0, or its creation) and the join that yields
+    them."""
+    columns = [f"COALESCE(c.{item.column}, {0 if item.attested else alias + '.created_at'}) "
+               f"AS {item.column}" for item in _check_columns(entity, rule_set)]
+    join = f"LEFT JOIN ({_checks_sql(entity, rule_set)}) c ON c.record_id = {alias}.id"
     return columns, join
 
 
-def _student_sql(rule_set: RuleSet, *, shared: bool = True) -> str:
+def _checks_frame_join(frame: pl.DataFrame, checks: pl.DataFrame, entity: str,
+                       rule_set: RuleSet) -> pl.DataFrame:
+    """``_checks_join`` over a frame read without it (``created_at`` read instead), from the
+    checks' rows. Dates as text, which the rules read by their first ten characters."""
+    items = _check_columns(entity, rule_set)
+    group, is_open = pl.col("check_group").cast(pl.Utf8), pl.col("ended_at").is_null()
+    aggregated = checks.group_by("record_id").agg(*[
+        ((group == item.group) & pl.col("kind").cast(pl.Utf8).is_in(list(item.kinds))
+         & is_open).max().cast(pl.Int64).alias(item.column)
+        if item.attested else
+        pl.col("checked_at").filter(group == item.group).max().alias(item.column)
+        for item in items])
+    joined = frame.join(aggregated.with_columns(pl.col("record_id").cast(pl.Int64)),
+                        on="record_id", how="left")
+    return joined.with_columns(*[
+        pl.col(item.column).fill_null(0).alias(item.column) if item.attested else
+        pl.coalesce(pl.col(item.column).cast(pl.Utf8),
+                    pl.col("created_at").cast(pl.Utf8)).alias(item.column)
+        for item in items]).drop("created_at")
+
+
+def _student_sql(rule_set: RuleSet, *, batch: bool = False) -> str:
     fields = ", ".join(f"s.{name}" for name in _STUDENT_FIELDS)
     checks, join = _checks_join("s", "student", rule_set)
-    extra = ", ".join([_shared("s", "student")] * shared + checks)
+    if batch:  # shared IDs and checks joined in Polars
+        checks, join = ["s.created_at"], ""
+    extra = ", ".join([_shared("s", "student")] * (not batch) + checks)
     return (
         f"SELECT s.id AS owner_id, s.id AS record_id, s.school_id, s.current_class_id AS class_id, "  # noqa: S608 - fixed names
         f"sc.level AS school_level, e.grade, e.status_code, sy.start_year, {fields}, {extra} "
@@ -119,9 +173,9 @@ def _guardian_lean_sql() -> str:
     fields = ", ".join(f"g.{name}" for name in _GUARDIAN_FIELDS)
     return (
         f"SELECT l.student_id AS owner_id, g.id AS record_id, {fields} "  # noqa: S608 - fixed names
-        "FROM registry_studentguardian l JOIN registry_guardian g ON g.id = l.guardian_id "
-        "WHERE l.student_id IN (SELECT s.id FROM registry_student s WHERE {where}) "
-        "ORDER BY l.student_id, g.id"
+        "FROM registry_student s JOIN registry_studentguardian l ON l.student_id = s.id "
+        "JOIN registry_guardian g ON g.id = l.guardian_id "
+        "WHERE {where} ORDER BY l.student_id, g.id"
     )
 
 
@@ -139,10 +193,12 @@ def _guardian_sql() -> str:
     )
 
 
-def _staff_sql(rule_set: RuleSet, *, shared: bool = True) -> str:
+def _staff_sql(rule_set: RuleSet, *, batch: bool = False) -> str:
     fields = ", ".join(f"t.{name}" for name in _STAFF_FIELDS)
     checks, join = _checks_join("t", "staff", rule_set)
-    extra = ", ".join([_shared("t", "staff")] * shared + checks)
+    if batch:  # shared IDs and checks joined in Polars
+        checks, join = ["t.created_at"], ""
+    extra = ", ".join([_shared("t", "staff")] * (not batch) + checks)
     return (
         # No class column: connectorx cannot type an all-NULL expression on SQLite.
         f"SELECT t.id AS owner_id, t.id AS record_id, t.school_id, "  # noqa: S608 - fixed names
@@ -163,16 +219,18 @@ class _Feed:
     # and, for guardians, without the pupil's columns (joined from the pupil frame).
     batch_sql: str
     from_owner: tuple[tuple[str, str], ...] = ()
+    checks_sql: str | None = None  # the checks, read apart and joined to ``batch_sql``'s frame
 
 
 def _feeds(rule_set: RuleSet, owner: str) -> tuple[_Feed, ...]:
     if owner == "student":
         return (_Feed("student", "student", _student_sql(rule_set), "s",
-                      _student_sql(rule_set, shared=False)),
+                      _student_sql(rule_set, batch=True),
+                      checks_sql=_checks_rows_sql("student")),
                 _Feed("student", "guardian", _guardian_sql(), "s", _guardian_lean_sql(),
                       _FROM_PUPIL))
-    return (_Feed("staff", "staff", _staff_sql(rule_set), "t",
-                  _staff_sql(rule_set, shared=False)),)
+    return (_Feed("staff", "staff", _staff_sql(rule_set), "t", _staff_sql(rule_set, batch=True),
+                  checks_sql=_checks_rows_sql("staff")),)
 
 
 def _shared_ids(*, own_connection: bool) -> pl.Series:
@@ -262,6 +320,13 @@ def _connectorx_uri() -> str:
     return f"postgresql://{auth}{db.get('HOST') or 'localhost'}{port}/{db['NAME']}"
 
 
+# The rescan's own PostgreSQL sessions: the data sits on SSD, where an index probe costs about
+# what a sequential page does (the default 4.0 made the planner scan all 2.5 M enrolments
+# for every chunk of 70,000 pupils: 2.8 s instead of 0.3 s); JIT compilation costs more
+# than it saves on these queries.
+_POSTGRES_SESSION = ("SET random_page_cost = 1.1", "SET jit = off")
+
+
 def _read_frame(sql: str | list[str], *, own_connection: bool = False) -> pl.DataFrame:
     """The rows of one query, or of several concatenated, as a frame. connectorx reads them on
     its own connections, several queries on as many threads (fast, column-wise). A rescan called
@@ -281,7 +346,10 @@ def _read_frame(sql: str | list[str], *, own_connection: bool = False) -> pl.Dat
     import connectorx
 
     frame = connectorx.read_sql(_connectorx_uri(), queries[0] if len(queries) == 1 else queries,
-                                return_type="polars")
+                                return_type="polars",
+                                pre_execution_query=(list(_POSTGRES_SESSION)
+                                                     if connection.vendor == "postgresql"
+                                                     else None))
     assert isinstance(frame, pl.DataFrame)
     return frame
 
@@ -308,24 +376,35 @@ def _school_chunks(school_ids: Sequence[int], size: int) -> Iterator[Sequence[in
 SHARED_FROM_ALL_IDS_SCHOOLS = 200
 
 
+# Queries per chunk read at once by connectorx (one thread each; 2 beat 1 on 2 cores).
+READ_PARTS = 2
+
+
+def _default_chunk() -> int:
+    # Measured on 2.5 M pupils: SQLite reads fastest in large chunks (500 schools: 64 s, 100:
+    # 69 s); PostgreSQL's planner turns to full-table hash joins past about 100 schools.
+    return 100 if connection.vendor == "postgresql" else 500
+
+
 def rescan_all(school_ids: Sequence[int], *, on: dt.date | None = None,
-               schools_per_chunk: int = 100, shared_from_all_ids: bool | None = None
+               schools_per_chunk: int | None = None, shared_from_all_ids: bool | None = None
                ) -> list[ScanReport]:
     """``rescan`` of pupils (with their guardians) and of staff, reading every ID number once
     for both."""
     return _rescan_owners(("student", "staff"), school_ids, on=on,
-                          schools_per_chunk=schools_per_chunk,
+                          schools_per_chunk=schools_per_chunk or _default_chunk(),
                           shared_from_all_ids=shared_from_all_ids)
 
 
 def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
-           schools_per_chunk: int = 100, shared_from_all_ids: bool | None = None
+           schools_per_chunk: int | None = None, shared_from_all_ids: bool | None = None
            ) -> ScanReport:
     """Recompute the state of every ``owner`` record of the schools with the same rules, read
     through Polars, written in one transaction per chunk of schools (totals rebuilt). While a
     chunk is measured and written, the next one is read (connectorx on its own connections,
     each chunk's halves in parallel), so reading, rules and writing share the cores."""
-    (report,) = _rescan_owners((owner,), school_ids, on=on, schools_per_chunk=schools_per_chunk,
+    (report,) = _rescan_owners((owner,), school_ids, on=on,
+                               schools_per_chunk=schools_per_chunk or _default_chunk(),
                                shared_from_all_ids=shared_from_all_ids)
     return report
 
@@ -336,17 +415,30 @@ def _rescan_owners(owners: Sequence[str], school_ids: Sequence[int], *, on: dt.d
     if shared_from_all_ids is None:
         shared_from_all_ids = len(school_ids) >= SHARED_FROM_ALL_IDS_SCHOOLS
     own_connection = connection.in_atomic_block
-    started = time.perf_counter()
-    shared = _shared_ids(own_connection=own_connection) if shared_from_all_ids else None
-    shared_seconds = time.perf_counter() - started
-    reports = [_rescan(owner, school_ids, on=on, schools_per_chunk=schools_per_chunk,
-                       shared=shared) for owner in owners]
-    reports[0].read_seconds += shared_seconds  # the ID numbers read once, counted once
-    return reports
+    if not shared_from_all_ids:
+        return [_rescan(owner, school_ids, on=on, schools_per_chunk=schools_per_chunk,
+                        shared=None) for owner in owners]
+    if own_connection:  # Django's connection is this thread's only
+        found = _shared_ids(own_connection=True)
+        return [_rescan(owner, school_ids, on=on, schools_per_chunk=schools_per_chunk,
+                        shared=lambda: found) for owner in owners]
+    # The ID numbers are read while the first chunk is: the rules wait for both.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescan-ids") as pool:
+        future = pool.submit(_shared_ids, own_connection=False)
+        return [_rescan(owner, school_ids, on=on, schools_per_chunk=schools_per_chunk,
+                        shared=future.result) for owner in owners]
+
+
+def _with_shared(frames: list[tuple[_Feed, pl.DataFrame]], shared: pl.Series
+                 ) -> list[tuple[_Feed, pl.DataFrame]]:
+    """``personal_id_shared`` from the IDs held under more than one name (``_shared_ids``)."""
+    return [(feed, frame.with_columns(
+        pl.col("personal_id_number").cast(pl.Utf8).is_in(shared.implode()).fill_null(False)
+        .cast(pl.Int64).alias("personal_id_shared"))) for feed, frame in frames]
 
 
 def _rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None,
-            schools_per_chunk: int, shared: pl.Series | None) -> ScanReport:
+            schools_per_chunk: int, shared: Callable[[], pl.Series] | None) -> ScanReport:
     rule_set = current_rule_set()
     day = on or today()
     report = ScanReport(owner)
@@ -354,12 +446,13 @@ def _rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None,
     masks = status_dimension_masks(rule_set, owner)
     own_connection = connection.in_atomic_block
     chunks = list(_school_chunks(sorted(school_ids), schools_per_chunk))
-    read = functools.partial(_chunk_read, rule_set, owner, day=day, shared=shared,
+    read = functools.partial(_chunk_read, rule_set, owner, day=day, batch=shared is not None,
                              own_connection=own_connection)
     for data in _read_ahead(chunks, read, ahead=not own_connection):
         started = time.perf_counter()
-        owner_frame, findings, per_owner = _evaluate(rule_set, owner, data.frames,
-                                                     status_rules, masks)
+        frames = data.frames if shared is None else _with_shared(data.frames, shared())
+        owner_frame, findings, per_owner = _evaluate(rule_set, owner, frames, status_rules,
+                                                     masks)
         evaluated = time.perf_counter()
         _replace_chunk(owner, data, per_owner, findings, rule_set)
         written = time.perf_counter()
@@ -390,13 +483,13 @@ def _ids(school_ids: Sequence[int]) -> str:
 
 
 def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: dt.date,
-                shared: pl.Series | None, own_connection: bool) -> _Chunk:
+                batch: bool, own_connection: bool) -> _Chunk:
     from django.utils import timezone
 
     read_at = timezone.now()
     started = time.perf_counter()
-    middle = (len(schools) + 1) // 2
-    parts = [part for part in (schools[:middle], schools[middle:]) if part]
+    size = -(-len(schools) // READ_PARTS)
+    parts = [schools[start:start + size] for start in range(0, len(schools), size)]
     table = "registry_student" if owner == "student" else "registry_staff"
     frames: list[tuple[_Feed, pl.DataFrame]] = []
     for feed in _feeds(rule_set, owner):
@@ -407,16 +500,19 @@ def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: d
             check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608 - ints
                            f"WHERE x.school_id IN ({_ids(part)}))")
             # Unordered: the frames are joined and grouped by id, and sorting costs the read.
-            sql = feed.sql if shared is None else feed.batch_sql
+            sql = feed.batch_sql if batch else feed.sql
             unordered = sql[:sql.rindex(" ORDER BY ")]
             queries.append(unordered.replace("{check_where}", check_where)
                            .replace("{where}", f"{feed.owner_alias}.school_id IN ({_ids(part)})"))
         frame = _read_frame(queries, own_connection=own_connection).with_columns(
             pl.lit(day).alias(TODAY))
-        if shared is not None:
-            frame = frame.with_columns(
-                pl.col("personal_id_number").cast(pl.Utf8).is_in(shared.implode())
-                .fill_null(False).cast(pl.Int64).alias("personal_id_shared"))
+        if batch:
+            if feed.checks_sql:
+                check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608
+                               f"WHERE x.school_id IN ({_ids(schools)}))")
+                checks = _read_frame(feed.checks_sql.replace("{check_where}", check_where),
+                                     own_connection=own_connection)
+                frame = _checks_frame_join(frame, checks, feed.entity, rule_set)
             if feed.from_owner:
                 owner_frame = frames[0][1].select(
                     "owner_id", *[pl.col(a).alias(b) for a, b in feed.from_owner])
@@ -523,7 +619,7 @@ _COMPARED_STATE = ("record_id", "school_id", "class_id", "required_total", "requ
                    "errors", "warnings", "correct_ok", "complete_ok", "clean_ok", "live_ok",
                    "status_bits")
 _COMPARED_FINDING = ("owner_id", "school_id", "class_id", "entity", "record_id", "rule_code")
-_IDS_PER_DELETE = 500
+_IDS_PER_DELETE = 5000
 
 
 def _changed_owners(states: pl.DataFrame, findings: pl.DataFrame, stored: pl.DataFrame,
@@ -558,6 +654,12 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _delete_owners(owner: str, ids: Sequence[int]) -> None:
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one statement, the ids as one array
+            cursor.execute("DELETE FROM quality_finding WHERE owner_entity = %s "
+                           "AND owner_id = ANY(%s)", [owner, list(ids)])
+            cursor.execute("DELETE FROM quality_recordstate WHERE entity = %s "
+                           "AND record_id = ANY(%s)", [owner, list(ids)])
+            return
         for start in range(0, len(ids), _IDS_PER_DELETE):
             part = ids[start:start + _IDS_PER_DELETE]
             marks = ", ".join(["%s"] * len(part))
@@ -600,7 +702,12 @@ def _replace_chunk(owner: str, data: _Chunk, per_owner: pl.DataFrame, findings: 
         fresh = pl.Series([row[0] for row in cursor.fetchall()], dtype=pl.Int64)
         candidates = pl.concat([changed.cast(pl.Int64), gone.cast(pl.Int64)])
         rewrite = candidates.filter(~candidates.is_in(fresh.implode()))
-        _delete_owners(owner, [int(i) for i in rewrite.to_list()])
+        # Only what was stored needs deleting (a first scan deletes nothing); a state stored
+        # since the read is fresh, so not rewritten.
+        stored_owners = pl.concat([data.stored.get_column("record_id").cast(pl.Int64),
+                                   data.stored_findings.get_column("owner_id").cast(pl.Int64)])
+        _delete_owners(owner, [int(i) for i in
+                               rewrite.filter(rewrite.is_in(stored_owners.implode())).to_list()])
         _bulk_insert("quality_recordstate", _STATE_COLUMNS,
                      states.filter(pl.col("record_id").is_in(rewrite.implode())))
         _bulk_insert("quality_finding", _FINDING_COLUMNS,

@@ -25,7 +25,9 @@ class Command(BaseCommand):
         scan.add_argument("--school", action="append", default=[], metavar="MÃ_TRƯỜNG",
                           help="Chỉ chấm trường có mã này (có thể lặp lại)")
         scan.add_argument("--json", action="store_true", help="In kết quả dạng JSON")
-        scan.add_argument("--schools-per-chunk", type=int, default=100)
+        scan.add_argument("--schools-per-chunk", type=int, default=None,
+                          help="Số trường mỗi lượt đọc (mặc định: 500 với SQLite, 100 với "
+                               "PostgreSQL)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         schools = School.objects.all()
