@@ -163,3 +163,44 @@ def test_rescan_of_some_schools_leaves_the_others_alone(small_city: dt.date) -> 
     rescan("student", [first], on=day)
 
     assert stored() == before
+
+
+def test_a_save_between_a_chunks_read_and_its_write_keeps_its_state(small_city: dt.date) -> None:
+    # A teacher saves a pupil while the rescan has read the chunk but not yet written it: the
+    # rescan must not put back the state it measured from the older row, and the totals must
+    # stay the sum of what is stored.
+    from edureg.quality.engine import status_dimension_masks
+    from edureg.quality.services import current_rule_set
+    from edureg.registry import quality as batch
+
+    require_a_database_connectorx_can_read()
+    day = timezone.localdate()
+    school_ids = list(School.objects.values_list("pk", flat=True))
+    records_refresh("student", Student.objects.values_list("pk", flat=True), on=day)
+    RecordState.objects.all().delete()  # the rescan will rewrite every record ...
+    Finding.objects.all().delete()
+    rule_set = current_rule_set()
+    data = batch._chunk_read(rule_set, "student", sorted(school_ids), day=day, batch=False,
+                             own_connection=False)
+    saved = Student.objects.order_by("pk").first()
+    assert saved is not None
+    Student.objects.filter(pk=saved.pk).update(permanent_address="asdf")
+    records_refresh("student", [saved.pk], on=day)  # ... but this one was saved meanwhile
+    after_save = RecordState.objects.values_list(*_STATE).get(entity="student",
+                                                              record_id=saved.pk)
+
+    _, findings, per_owner = batch._evaluate(
+        rule_set, "student", data.frames, rule_set.status_rules("student"),
+        status_dimension_masks(rule_set, "student"))
+    batch._replace_chunk("student", data, per_owner, findings, rule_set)
+
+    assert RecordState.objects.values_list(*_STATE).get(
+        entity="student", record_id=saved.pk) == after_save
+    assert Finding.objects.filter(owner_id=saved.pk,
+                                  rule_code="sach.student.permanent_address.junk").exists()
+    assert RecordState.objects.filter(entity="student").count() == Student.objects.count()
+    for total in QualityTotal.objects.filter(entity="student", class_id=None):
+        states = RecordState.objects.filter(entity="student", school_id=total.school_id)
+        assert total.records == states.count()
+        assert total.warnings == sum(states.values_list("warnings", flat=True))
+        assert total.clean_ok == states.filter(clean_ok=True).count()
