@@ -208,3 +208,18 @@ LOGGING = {
 EDUREG_REGISTER_SIM_DB = Path(
     env.str("EDUREG_REGISTER_SIM_DB", default=str(VAR_DIR / "population_register.sqlite3"))
 )
+
+# The national population register (issue 5): which adapter runs (a dotted path to a class
+# implementing ``edureg.identity.register.port.PopulationRegister``), where it answers, and how
+# hard to push it. The defaults point at ``edureg sim register`` on loopback.
+EDUREG_POPULATION_REGISTER = env.str(
+    "EDUREG_POPULATION_REGISTER",
+    default="edureg.identity.register.http_adapter.HttpPopulationRegister")
+EDUREG_REGISTER_URL = env.str("EDUREG_REGISTER_URL", default="http://127.0.0.1:8101")
+EDUREG_REGISTER_TOKEN = env.str("EDUREG_REGISTER_TOKEN", default="sim-register-token")
+EDUREG_REGISTER_CLIENT_CERT = env.str("EDUREG_REGISTER_CLIENT_CERT", default="")  # PEM path
+EDUREG_REGISTER_CLIENT_KEY = env.str("EDUREG_REGISTER_CLIENT_KEY", default="")
+EDUREG_REGISTER_TIMEOUT_SECONDS = env.float("EDUREG_REGISTER_TIMEOUT", default=10.0)
+EDUREG_REGISTER_MAX_CONCURRENCY = env.int("EDUREG_REGISTER_MAX_CONCURRENCY", default=4)
+EDUREG_REGISTER_RATE_PER_SECOND = env.float("EDUREG_REGISTER_RATE", default=20.0)
+EDUREG_REGISTER_SIM_PORT = env.int("EDUREG_REGISTER_SIM_PORT", default=8101)

@@ -1,5 +1,5 @@
-"""``edureg up``: start the embedded deployment — web server and task worker (and, as later parts
-land, the simulators) — on loopback, print the demo logins, and stop them all together."""
+"""``edureg up``: start the embedded deployment — web server, task worker, scheduler and the
+population-register simulator — on loopback, print the demo logins, and stop them all together."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ class Command(BaseCommand):
                        "--queue-name", "*", "--no-reload"],
             "schedule": [sys.executable, "-m", "edureg.cli.main", "schedule"],
         }
+        if settings.EDUREG_REGISTER_SIM_DB.exists():
+            # The population-register simulator (issue 5), on EDUREG_REGISTER_SIM_PORT.
+            processes["register"] = [sys.executable, "-m", "edureg.cli.main", "sim", "register"]
+        else:
+            self.stderr.write("Chưa có dữ liệu CSDL dân cư giả lập: chạy `edureg seed` trước để "
+                              "bật giả lập xác thực danh tính.")
         children: dict[str, subprocess.Popen[bytes]] = {}
         for name, command in processes.items():
             children[name] = subprocess.Popen(command)  # noqa: S603 - fixed argument lists
