@@ -134,9 +134,6 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{name}"
 
 
-@pytest.mark.skipif(connection.vendor == "sqlite", reason=(
-    "in full SQLite runs the verifying process reads no committed events (cause open); the "
-    "parallel path on SQLite is exercised by bench/audit_verify.py"))
 @pytest.mark.django_db(transaction=True)
 def test_parallel_verification_in_two_processes(cast: Cast) -> None:
     # As in production: `edureg audit verify` in a process of its own, with two workers
