@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "edureg.quality",
     "edureg.registry",
     "edureg.privacy",
+    "edureg.identity",
     "edureg.web",
     "edureg.api",
     "edureg.cli",

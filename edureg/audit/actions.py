@@ -64,6 +64,11 @@ CLASS_CONFIRMED: Final = "school_class.confirmed"  # a homeroom teacher confirme
 QUALITY_SIGNED_OFF: Final = "school.quality_signed_off"
 QUALITY_SNAPSHOT: Final = "quality.snapshot"
 QUALITY_SCAN: Final = "quality.scan"
+# Identity verification against the population register (issue 5)
+IDENTITY_REQUESTED: Final = "identity.requested"  # persons sent to be verified (a job)
+IDENTITY_ANSWERED: Final = "identity.answered"  # the register's answers stored, per call
+IDENTITY_NO_ID: Final = "identity.no_id_declared"  # a person has no ID number, with a reason
+IDENTITY_QUEUE_UPDATED: Final = "identity.queue_updated"  # a mismatch handled by staff
 # System
 SEED_BULK_LOAD: Final = "seed.bulk_load"
 SEED_RESET: Final = "seed.reset"

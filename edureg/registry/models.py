@@ -20,6 +20,14 @@ from edureg.access.policy import Grant
 from edureg.access.roles import Scope
 from edureg.schools.models import School, SchoolYear
 
+# The fields verified against the national population register, per entity. Once verified they
+# are locked: a change needs a reason and sends the person to be verified again.
+IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "student": ("personal_id_number", "full_name", "date_of_birth", "sex",
+                "birthplace_legacy_province"),
+    "staff": ("personal_id_number", "full_name", "date_of_birth", "sex"),
+}
+
 
 class Sex(models.TextChoices):
     MALE = "M", _("Nam")

@@ -33,6 +33,10 @@ from edureg.quality.models import COUNTER_FIELDS, Finding
 from edureg.quality.rules.catalogue import Dimension, Kind, RuleSet, Severity
 from edureg.quality.rules.checks import TODAY
 from edureg.quality.services import OwnerResult, current_rule_set, states_replace, today
+from edureg.registry.models import IDENTITY_FIELDS
+
+# The field group a register verification confirms (``FieldGroupCheck`` kind ``register``).
+IDENTITY_GROUP = "identity"
 
 _STUDENT_FIELDS = (
     "full_name", "education_id", "temporary_code", "date_of_birth", "sex", "ethnicity_code",
@@ -83,7 +87,7 @@ class _CheckColumn:
 def _check_columns(entity: str, rule_set: RuleSet) -> list[_CheckColumn]:
     found = [_CheckColumn(group.column, group.code, True)
              for group in rule_set.parameters.groups_for(entity)]
-    found.append(_CheckColumn("identity_verified", "identity", True, ("register",)))
+    found.append(_CheckColumn("identity_verified", IDENTITY_GROUP, True, ("register",)))
     found += [_CheckColumn(f"confirmed_{code}", code, False)
               for code in sorted(rule_set.update_groups)]
     return found
@@ -761,6 +765,8 @@ def field_groups_touched(*, entity: str, record_id: int, school_id: int,
     now = timezone.now()
     rule_set = current_rule_set()
     broken = [g.code for g in rule_set.parameters.groups_for(entity) if fields & set(g.fields)]
+    if fields & set(IDENTITY_FIELDS.get(entity, ())):
+        broken.append(IDENTITY_GROUP)  # the register verified other values
     if broken:
         FieldGroupCheck.objects.filter(entity=entity, record_id=record_id, group__in=broken,
                                        ended_at__isnull=True).update(ended_at=now)

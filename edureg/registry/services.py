@@ -18,14 +18,21 @@ from edureg.access.roles import Perm
 from edureg.audit.services import audit_record, changes_for_audit
 from edureg.core.catalogue import active_catalogue
 from edureg.core.codelists import get_list
-from edureg.core.text import name_match_key, vietnamese_sort_key
+from edureg.core.text import TextValueError, clean_text, name_match_key, vietnamese_sort_key
+from edureg.quality.models import CheckKind, FieldGroupCheck
 from edureg.registry.models import (
+    IDENTITY_FIELDS,
     Enrolment,
     EnrolmentStatusChange,
     SchoolClass,
     Student,
 )
-from edureg.registry.quality import blocking_errors, field_groups_touched, records_refresh
+from edureg.registry.quality import (
+    IDENTITY_GROUP,
+    blocking_errors,
+    field_groups_touched,
+    records_refresh,
+)
 from edureg.registry.validation import (
     STUDENT_CLEANERS,
     STUDENT_CODED,
@@ -34,6 +41,8 @@ from edureg.registry.validation import (
     clean_person_values,
 )
 
+_REASON_MIN = 10
+_REASON_MAX = 300
 EDITABLE_STUDENT_FIELDS = frozenset(STUDENT_CLEANERS) | frozenset(STUDENT_CODED)
 _UNIQUE_MESSAGES = {
     "personal_id_number": "Số định danh cá nhân này đã có ở một hồ sơ khác; hãy mở hồ sơ đó "
@@ -78,8 +87,40 @@ def _check_unique(student: Student, values: Mapping[str, Any]) -> None:
     _raise_on_errors(errors)
 
 
-def student_update(*, actor: Actor, student: Student, data: Mapping[str, object]) -> WriteResult:
-    """Change some fields of a student; returns what changed and the non-blocking warnings."""
+def identity_locked(entity: str, record_id: int) -> bool:
+    """Whether the person's identity fields stand verified by the population register."""
+    return FieldGroupCheck.objects.filter(
+        entity=entity, record_id=record_id, group=IDENTITY_GROUP, kind=CheckKind.REGISTER,
+        ended_at__isnull=True).exists()
+
+
+def _identity_reason(entity: str, record_id: int, changes: Mapping[str, object],
+                     reason: str) -> str:
+    """The reason for changing verified identity fields (cleaned); raises when one is needed
+    and missing. Returns "" when no verified field changes."""
+    touched = sorted(set(changes) & set(IDENTITY_FIELDS[entity]))
+    if not touched or not identity_locked(entity, record_id):
+        return ""
+    try:
+        cleaned = clean_text(reason or "", max_length=_REASON_MAX)
+    except TextValueError as error:
+        raise ValidationError({"identity_change_reason": [error.message]}) from None
+    if len(cleaned) < _REASON_MIN:
+        message = _("Thông tin này đã được xác thực với CSDL quốc gia về dân cư. Muốn sửa, hãy "
+                    "ghi lý do (ví dụ: theo giấy khai sinh số …); sau khi lưu, hệ thống sẽ xác "
+                    "thực lại.")
+        errors = {name: [message] for name in touched}
+        errors["identity_change_reason"] = [_("Hãy ghi lý do sửa thông tin đã xác thực (ít nhất "
+                                              "%(count)d ký tự).") % {"count": _REASON_MIN}]
+        raise ValidationError(errors)
+    return cleaned
+
+
+def student_update(*, actor: Actor, student: Student, data: Mapping[str, object],
+                   identity_change_reason: str = "") -> WriteResult:
+    """Change some fields of a student; returns what changed and the non-blocking warnings.
+    Identity fields verified by the population register change only with a reason; the change
+    ends the verification (the identity app sends the person again, reading the audit log)."""
     require(actor, Perm.STUDENT_EDIT, student)
     cleaned = clean_person_values(
         Student, data, cleaners=STUDENT_CLEANERS, coded=STUDENT_CODED,
@@ -99,6 +140,7 @@ def student_update(*, actor: Actor, student: Student, data: Mapping[str, object]
         return WriteResult(student=student, changed=(), warnings=tuple(cleaned.warnings))
     with transaction.atomic():
         locked = Student.objects.select_for_update().get(pk=student.pk)
+        reason = _identity_reason("student", locked.pk, changes, identity_change_reason)
         _check_unique(locked, cleaned.values)
         for name, (_old, new) in changes.items():
             setattr(locked, name, new)
@@ -118,7 +160,8 @@ def student_update(*, actor: Actor, student: Student, data: Mapping[str, object]
             actor=actor, action="student.update", entity="student", entity_id=locked.pk,
             school_id=locked.school_id,
             data={"changes": changes_for_audit(changes, masked=_masked_fields("student")),
-                  "warnings": [w.code for w in cleaned.warnings]},
+                  "warnings": [w.code for w in cleaned.warnings],
+                  **({"identity_change_reason": reason} if reason else {})},
         )
         field_groups_touched(entity="student", record_id=locked.pk, school_id=locked.school_id,
                              changed=changes, actor_id=_actor_id(actor))

@@ -6,13 +6,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 import re
-import select
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -37,9 +32,8 @@ from edureg.identity.register.port import (
     RegisterError,
     VerifyResponse,
 )
+from tests.identity.support import AUTH, TOKEN, Sim, start_simulator, stop
 
-TOKEN = "test-register-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DEFAULT_FAULTS = {"latency_ms": 0, "quota_per_second": None, "fail_rate": 0.0,
                   "timeout_rate": 0.0, "timeout_seconds": 30.0, "malformed_rate": 0.0,
                   "down": False, "seed": 1}
@@ -75,56 +69,12 @@ def write_register(path: Path) -> None:
     db.close()
 
 
-@dataclasses.dataclass
-class Sim:
-    process: subprocess.Popen[str]
-    url: str
-    log: Path
-    started_with: dict[str, Any]  # the faults and health as started, before any test
-
-
 def start(tmp: Path, *flags: str) -> Sim:
-    """``edureg sim register --port 0`` in its own process, once it answers."""
+    """The simulator over the small register above."""
     db = tmp / "register.sqlite3"
     if not db.exists():
         write_register(db)
-    log = tmp / f"sim-{time.monotonic_ns()}.log"
-    env = {**os.environ, "EDUREG_REGISTER_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as stderr:
-        process = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "edureg.cli.main", "sim", "register", "--port", "0",
-             "--db", str(db), *flags],
-            stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], 30)
-    line = process.stdout.readline() if ready else ""
-    found = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-    if not found:
-        process.kill()
-        raise AssertionError(f"no start line: {line!r} {log.read_text()}")
-    assert "Giả lập CSDL dân cư" in line
-    url = f"http://127.0.0.1:{found.group(1)}"
-    deadline = time.monotonic() + 10
-    with httpx.Client(base_url=url, headers=AUTH, timeout=2) as http:
-        while True:
-            try:
-                health = http.get("/_sim/health")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        return Sim(process, url, log, {"health": health.json(),
-                                       "faults": http.get("/_sim/control").json()})
-
-
-def stop(sim: Sim) -> int:
-    sim.process.send_signal(signal.SIGTERM)
-    try:
-        return sim.process.wait(timeout=10)
-    finally:
-        if sim.process.poll() is None:
-            sim.process.kill()
+    return start_simulator(db, tmp, *flags)
 
 
 @pytest.fixture(scope="module")
