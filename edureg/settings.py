@@ -224,3 +224,8 @@ EDUREG_REGISTER_TIMEOUT_SECONDS = env.float("EDUREG_REGISTER_TIMEOUT", default=1
 EDUREG_REGISTER_MAX_CONCURRENCY = env.int("EDUREG_REGISTER_MAX_CONCURRENCY", default=4)
 EDUREG_REGISTER_RATE_PER_SECOND = env.float("EDUREG_REGISTER_RATE", default=20.0)
 EDUREG_REGISTER_SIM_PORT = env.int("EDUREG_REGISTER_SIM_PORT", default=8101)
+# Verification jobs: persons per call (at most the exchange's 100), and how long a worker's
+# hold on the persons of a call in flight lasts without renewal (a killed worker's persons
+# are taken up again after it).
+EDUREG_IDENTITY_BATCH_SIZE = env.int("EDUREG_IDENTITY_BATCH_SIZE", default=100)
+EDUREG_IDENTITY_LEASE_SECONDS = env.float("EDUREG_IDENTITY_LEASE_SECONDS", default=60.0)

@@ -74,9 +74,6 @@ from edureg.schools.models import Authority, School
 logger = logging.getLogger("edureg.identity")
 
 ENTITIES: dict[str, Any] = {"student": Student, "staff": Staff}  # the person models
-# A worker's hold on the persons of a call in flight; renewed while the worker lives.
-LEASE_SECONDS = 60.0
-_RENEW_SECONDS = 15.0
 # A running job whose worker has not been heard of for this long is enqueued again.
 STALE_JOB_SECONDS = 90.0
 _CHUNK = 2000  # persons marked per statement when a job is created
@@ -400,14 +397,17 @@ def job_run_task(job_id: int) -> dict[str, Any]:
     return dataclasses.asdict(job_run(job_id))
 
 
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.EDUREG_IDENTITY_LEASE_SECONDS)
+
+
 def _renew_leases(job_id: int, owner: str, stop: threading.Event) -> None:
     try:
-        while not stop.wait(_RENEW_SECONDS):
+        while not stop.wait(settings.EDUREG_IDENTITY_LEASE_SECONDS / 4):
             now = timezone.now()
             try:
                 IdentityState.objects.filter(lease_owner=owner, status=IdentityStatus.SENT
-                                             ).update(lease_until=now + dt.timedelta(
-                                                 seconds=LEASE_SECONDS))
+                                             ).update(lease_until=now + _lease())
                 VerificationJob.objects.filter(pk=job_id).update(heartbeat_at=now)
             except DatabaseError as error:  # a busy database: the next turn renews
                 logger.warning("lease renewal failed: %s", type(error).__name__)
@@ -417,19 +417,20 @@ def _renew_leases(job_id: int, owner: str, stop: threading.Event) -> None:
 
 
 def _claim(job_id: int, owner: str) -> list[tuple[int, str, int]] | None:
-    """Lease up to ``MAX_BATCH`` unleased persons of the job: [(state id, entity, record id)];
-    [] when the rest are leased by others, None when nothing is left to send."""
+    """Lease up to ``EDUREG_IDENTITY_BATCH_SIZE`` unleased persons of the job: [(state id,
+    entity, record id)]; [] when the rest are leased by others, None when nothing is left."""
+    size = max(1, min(settings.EDUREG_IDENTITY_BATCH_SIZE, MAX_BATCH))
     now = timezone.now()
     with transaction.atomic():
         open_states = IdentityState.objects.filter(job_id=job_id, status=IdentityStatus.SENT)
         free = open_states.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         if connection.features.has_select_for_update_skip_locked:
             free = free.select_for_update(skip_locked=True)
-        rows = list(free.order_by("pk").values_list("pk", "entity", "record_id")[:MAX_BATCH])
+        rows = list(free.order_by("pk").values_list("pk", "entity", "record_id")[:size])
         if not rows:
             return [] if open_states.exists() else None
         IdentityState.objects.filter(pk__in=[r[0] for r in rows]).update(
-            lease_owner=owner, lease_until=now + dt.timedelta(seconds=LEASE_SECONDS))
+            lease_owner=owner, lease_until=now + _lease())
         VerificationJob.objects.filter(pk=job_id).update(heartbeat_at=now)
     return rows
 
@@ -653,6 +654,28 @@ def jobs_resume(*, stale_seconds: float = STALE_JOB_SECONDS) -> list[int]:
             job_run_task.enqueue(job_id)
             resumed.append(job_id)
     return resumed
+
+
+def jobs_run_pending(*, register: PopulationRegister | None = None, threads: int | None = None,
+                     worker_id: str | None = None) -> list[RunReport]:
+    """Work every running job, oldest first, until none is left (``edureg identity run``)."""
+    reports: list[RunReport] = []
+    own_register = register is None
+    exchange = register if register is not None else get_register()
+    try:
+        while True:
+            pending = list(VerificationJob.objects.filter(status=JobStatus.RUNNING)
+                           .order_by("pk").values_list("pk", flat=True))
+            if not pending:
+                return reports
+            for job_id in pending:
+                reports.append(job_run(job_id, register=exchange, threads=threads,
+                                       worker_id=worker_id))
+    finally:
+        if own_register:
+            close = getattr(exchange, "close", None)
+            if callable(close):
+                close()
 
 
 # -- the mismatch queue and "no ID number" -------------------------------------------------

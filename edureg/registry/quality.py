@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 from django.db import connection, transaction
 
+from edureg.core.sqlite_frames import read_sqlite
 from edureg.quality.engine import (
     RowResult,
     evaluate_frame,
@@ -347,6 +348,8 @@ def _read_frame(sql: str | list[str], *, own_connection: bool = False) -> pl.Dat
                 frames.append(pl.DataFrame(cursor.fetchall(), schema=names, orient="row",
                                            infer_schema_length=None, strict=False))
         return pl.concat(frames, how="diagonal_relaxed")
+    if connection.vendor == "sqlite":
+        return read_sqlite(str(connection.settings_dict["NAME"]), queries)
     import connectorx
 
     frame = connectorx.read_sql(_connectorx_uri(), queries[0] if len(queries) == 1 else queries,

@@ -13,7 +13,6 @@ from django.db import DatabaseError, connection, transaction
 
 from edureg.audit import actions
 from edureg.audit.actions import Kind, kind_of
-from edureg.audit.chain import open_database_name
 from edureg.audit.models import AuditEvent, AuditRecordRef, ChainHead
 from edureg.audit.services import (
     audit_read,
@@ -25,6 +24,7 @@ from edureg.audit.services import (
 )
 from tests.audit.tampering import guard_lifted
 from tests.conftest import Cast
+from tests.processes import database_url
 
 
 def _record(cast: Cast, n: int) -> list[AuditEvent]:
@@ -125,22 +125,12 @@ def test_chunked_verification_finds_the_same_first_break(cast: Cast, chunks: int
 
 
 @pytest.mark.django_db(transaction=True)
-def _database_url() -> str:
-    db = connection.settings_dict
-    name = open_database_name()
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{name}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{name}"
-
-
-@pytest.mark.django_db(transaction=True)
 def test_parallel_verification_in_two_processes(cast: Cast) -> None:
     # As in production: `edureg audit verify` in a process of its own, with two workers
     # reading the committed log through connections of their own.
     _record(cast, 9)
     command = [sys.executable, "-m", "edureg.cli.main", "audit", "verify", "--workers", "2"]
-    env = {**os.environ, "DATABASE_URL": _database_url()}
+    env = {**os.environ, "DATABASE_URL": database_url()}
     passed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     assert passed.returncode == 0, passed.stderr
     assert "toàn vẹn" in passed.stdout

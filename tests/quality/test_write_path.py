@@ -196,7 +196,8 @@ def test_school_and_class_totals_equal_a_fresh_sum_after_every_write(cast: Cast)
         lambda: student_update(actor=cast.alice, student=cast.binh,
                                data={"date_of_birth": "01/01/2010"}),
         lambda: student_update(actor=cast.bob, student=cast.an,
-                               data={"full_name": "Nguyễn Văn Ân"}),
+                               data={"full_name": "Nguyễn Văn Ân"},
+                               identity_change_reason="Sửa theo giấy khai sinh"),
     ]
     for number, write in enumerate(writes, start=1):
         write()

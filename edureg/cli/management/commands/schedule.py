@@ -1,5 +1,7 @@
 """``edureg schedule``: the periodic jobs of a deployment, in one process (``edureg up`` starts
-it). Every few seconds: derive the audit log's record references. Once a day (at start and
+it). Every few seconds: derive the audit log's record references, send the persons whose
+identity fields changed to be verified again, and enqueue again the verification jobs whose
+worker was lost. Once a day (at start and
 after midnight): the quality snapshot of every school (for trends) and the deactivation of
 accounts whose staff no longer work. Each job runs in its own transaction; a failed job is
 logged (without personal data) and retried at its next turn."""
@@ -16,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from edureg.audit.services import refs_catch_up
+from edureg.identity.services import changes_catch_up, jobs_resume
 from edureg.registry.accounts import staff_accounts_deactivate_inactive
 from edureg.registry.attestation import snapshots_take
 
@@ -43,6 +46,8 @@ class Command(BaseCommand):
         last_daily: dt.date | None = None
         while not stopping:
             self._run("audit_refs", refs_catch_up)
+            self._run("identity_changes", changes_catch_up)
+            self._run("identity_resume", jobs_resume)
             today = timezone.localdate()
             if last_daily != today:
                 self._run("quality_snapshot", snapshots_take)
