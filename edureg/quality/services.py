@@ -18,9 +18,15 @@ from django.utils import timezone
 
 from edureg.core.catalogue import active_catalogue
 from edureg.core.codelists import current_version, get_list
-from edureg.quality.engine import Summary
+from edureg.quality.engine import Summary, status_dimension_masks
 from edureg.quality.models import COUNTER_FIELDS
-from edureg.quality.rules.catalogue import Rule, RuleSet, build_rule_set, load_parameters
+from edureg.quality.rules.catalogue import (
+    Dimension,
+    Rule,
+    RuleSet,
+    build_rule_set,
+    load_parameters,
+)
 
 _FOREIGN_ID_PREFIXES = range(101, 296)
 
@@ -162,6 +168,69 @@ def states_replace(owner_entity: str, results: Sequence[OwnerResult], *, rule_se
         if findings:
             cursor.executemany(_FINDING_INSERT, findings)
     _apply_deltas(owner_entity, deltas)
+
+
+_DIMENSION_FLAG = {Dimension.CORRECT: "correct_ok", Dimension.COMPLETE: "complete_ok",
+                   Dimension.CLEAN: "clean_ok", Dimension.LIVE: "live_ok"}
+
+
+def status_rules_apply(owner_entity: str, outcomes: Mapping[str, Mapping[int, bool]], *,
+                       rule_set: RuleSet) -> list[int]:
+    """Some status rules' outcomes changed for some owners (``outcomes``: rule code → owner id
+    → violated), e.g. after an identity verification: set their bits and the flags of their
+    dimensions in the owners' stored state, and the totals by the difference — without
+    re-running the other rules, whose outcome cannot have changed. A dimension stays not OK
+    while the owner has findings of it or another open status rule of it. Returns the owners
+    without a stored state of these rules (the caller measures them in full). Runs in the
+    caller's transaction."""
+    rules = rule_set.status_rules(owner_entity)
+    bits = {code: 1 << next(i for i, rule in enumerate(rules) if rule.code == code)
+            for code in outcomes}
+    dimensions = {rule.dimension for rule in rules if rule.code in outcomes}
+    masks = status_dimension_masks(rule_set, owner_entity)
+    ids = sorted({pk for by_owner in outcomes.values() for pk in by_owner})
+    if not ids:
+        return []
+    flags = [_DIMENSION_FLAG[d] for d in sorted(dimensions)]
+    in_ids = ", ".join(["%s"] * len(ids))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    deltas: dict[tuple[int, int | None], dict[str, int]] = {}
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT record_id, school_id, class_id, status_bits, {', '.join(flags)} "  # noqa: S608 - fixed names
+            f"FROM quality_recordstate WHERE entity = %s AND rule_set = %s "
+            f"AND record_id IN ({in_ids}){lock}", [owner_entity, rule_set.version, *ids])
+        stored = cursor.fetchall()
+        cursor.execute(
+            f"SELECT DISTINCT owner_id, dimension FROM quality_finding "  # noqa: S608
+            f"WHERE owner_entity = %s AND owner_id IN ({in_ids})", [owner_entity, *ids])
+        with_findings = set(cursor.fetchall())
+        updates = []
+        for record_id, school_id, class_id, old_bits, *old_flags in stored:
+            new_bits = old_bits
+            for code, by_owner in outcomes.items():
+                if record_id in by_owner:
+                    new_bits = (new_bits | bits[code]) if by_owner[record_id] \
+                        else (new_bits & ~bits[code])
+            new_flags = [(record_id, d.value) not in with_findings and not new_bits & masks[d]
+                         for d in sorted(dimensions)]
+            if new_bits == old_bits and new_flags == [bool(f) for f in old_flags]:
+                continue
+            updates.append((new_bits, *new_flags, now, owner_entity, record_id))
+            change = {flag: int(new) - int(bool(old))
+                      for flag, new, old in zip(flags, new_flags, old_flags, strict=True)}
+            _add(deltas, (school_id, None), change, 1)
+            if class_id is not None:
+                _add(deltas, (school_id, class_id), change, 1)
+        if updates:
+            assigned = ", ".join(f"{flag} = %s" for flag in flags)
+            cursor.executemany(
+                f"UPDATE quality_recordstate SET status_bits = %s, {assigned}, "  # noqa: S608
+                "computed_at = %s WHERE entity = %s AND record_id = %s", updates)
+    _apply_deltas(owner_entity, deltas)
+    found = {row[0] for row in stored}
+    return [pk for pk in ids if pk not in found]
 
 
 def today() -> dt.date:

@@ -33,7 +33,13 @@ from edureg.quality.engine import (
 from edureg.quality.models import COUNTER_FIELDS, Finding
 from edureg.quality.rules.catalogue import Dimension, Kind, RuleSet, Severity
 from edureg.quality.rules.checks import TODAY
-from edureg.quality.services import OwnerResult, current_rule_set, states_replace, today
+from edureg.quality.services import (
+    OwnerResult,
+    current_rule_set,
+    states_replace,
+    status_rules_apply,
+    today,
+)
 from edureg.registry.models import IDENTITY_FIELDS
 
 # The field group a register verification confirms (``FieldGroupCheck`` kind ``register``).
@@ -296,6 +302,35 @@ def records_refresh(owner: str, ids: Iterable[int], *, on: dt.date | None = None
         results.append(OwnerResult(owner, owner_id, int(row["school_id"]),
                                    row.get("class_id"), summary, findings))
     states_replace(owner, results, rule_set=rule_set, owner_ids=wanted)
+
+
+def register_checks_changed(owner: str, ids: Iterable[int]) -> None:
+    """The population register's checks of these owners changed (verification answers were
+    stored). Only the status rules reading the identity group's check columns can change:
+    they are evaluated again from the stored checks and their outcome stored
+    (``status_rules_apply``), which costs two statements per call instead of measuring every
+    rule of every owner. Owners without a stored state are measured in full. Runs in the
+    caller's transaction."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    rule_set = current_rule_set()
+    columns = {item.column for item in _check_columns(owner, rule_set)
+               if item.attested and item.group == IDENTITY_GROUP and "register" in item.kinds}
+    reading = [rule for rule in rule_set.status_rules(owner) if rule.columns & columns]
+    if any(not rule.columns <= columns for rule in reading):
+        records_refresh(owner, wanted)  # a rule reads more than the checks: measured in full
+        return
+    placeholders = ", ".join(["%s"] * len(wanted))
+    sql = _checks_sql(owner, rule_set).replace("{check_where}",
+                                                f"c.record_id IN ({placeholders})")
+    found = {int(row["record_id"]): row for row in _rows(sql, wanted)}
+    unchecked = dict.fromkeys(columns, 0)
+    outcomes = {rule.code: {pk: rule.check.row(found.get(pk, unchecked)) for pk in wanted}
+                for rule in reading}
+    left = status_rules_apply(owner, outcomes, rule_set=rule_set)
+    if left:
+        records_refresh(owner, left)
 
 
 def blocking_errors(owner: str, owner_id: int, changed: Iterable[str]) -> dict[str, list[str]]:

@@ -39,8 +39,11 @@ from edureg.identity.services import (
     queue_update,
     verification_request,
 )
-from edureg.quality.models import CheckKind, FieldGroupCheck, Finding, RecordState
+from edureg.quality.models import CheckKind, FieldGroupCheck, QualityTotal, RecordState
+from edureg.quality.rules.catalogue import identity_rule_code
+from edureg.quality.services import current_rule_set
 from edureg.registry.models import Staff, Student
+from edureg.registry.quality import records_refresh
 from edureg.registry.services import student_update
 from edureg.schools.models import School
 from tests.factories import make_user
@@ -161,11 +164,24 @@ def test_verified_pupils_count_as_clean_and_others_do_not(
         entity="student", kind=CheckKind.REGISTER, ended_at__isnull=True)
         .values_list("record_id", flat=True))
     assert checks == verified
-    unverified_rule = "sach.student.identity.unverified"
-    flagged = set(Finding.objects.filter(rule_code=unverified_rule, owner_entity="student")
-                  .values_list("owner_id", flat=True))
+    rules = current_rule_set().status_rules("student")
+    bit = 1 << next(i for i, rule in enumerate(rules)
+                    if rule.code == identity_rule_code("student"))
     pupils = set(Student.objects.filter(school=school).values_list("pk", flat=True))
-    assert flagged == pupils - verified or not flagged
+    bits = dict(RecordState.objects.filter(entity="student", record_id__in=pupils)
+                .values_list("record_id", "status_bits"))
+    assert {pk for pk, value in bits.items() if not value & bit} == verified
+    totals = QualityTotal.objects.get(school_id=school.pk, class_id=None, entity="student")
+    fresh = RecordState.objects.filter(entity="student", school_id=school.pk, clean_ok=True)
+    assert totals.clean_ok == fresh.count(), "the school total moved with the states"
+    # The answers moved one status rule's bit; a full re-measure agrees with them.
+    fields = ("record_id", "status_bits", "clean_ok", "correct_ok", "complete_ok", "live_ok")
+    stored = sorted(RecordState.objects.filter(entity="student").values_list(*fields))
+    total_fields = ("school_id", "class_id", "records", "clean_ok", "correct_ok")
+    stored_totals = sorted(QualityTotal.objects.values_list(*total_fields), key=str)
+    records_refresh("student", list(Student.objects.values_list("pk", flat=True)))
+    assert sorted(RecordState.objects.filter(entity="student").values_list(*fields)) == stored
+    assert sorted(QualityTotal.objects.values_list(*total_fields), key=str) == stored_totals
     clean = set(RecordState.objects.filter(entity="student", clean_ok=True)
                 .values_list("record_id", flat=True))
     assert clean <= verified

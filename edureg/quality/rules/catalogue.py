@@ -42,6 +42,11 @@ DEFAULT_PARAMETERS = DATA_DIR / "rules_2025.1.toml"
 ENTITIES = ("student", "guardian", "staff")
 
 
+def identity_rule_code(entity: str) -> str:
+    """The status rule "identity not verified by the population register" of an entity."""
+    return f"sach.{entity}.identity.unverified"
+
+
 class Dimension(enum.StrEnum):
     CORRECT = "dung"
     COMPLETE = "du"
@@ -366,7 +371,7 @@ def build_rule_set(catalogue: Catalogue, *, code_lists: Callable[[str], Iterable
                 severity=Severity.INFO, entity=entity, fields=group.fields,
                 template=NOT_ATTESTED, params={"group": group.label}, basis=basis["plan"],
                 check=Not(IsTrue(group.column)), kind=Kind.STATUS)
-        add(code=f"sach.{entity}.identity.unverified", dimension=Dimension.CLEAN,
+        add(code=identity_rule_code(entity), dimension=Dimension.CLEAN,
             severity=Severity.INFO, entity=entity, fields=("personal_id_number",),
             template=NOT_VERIFIED, basis=basis["population"],
             check=Not(IsTrue("identity_verified")), kind=Kind.STATUS)
