@@ -1,7 +1,7 @@
 """An authority-wide verification job through the whole workflow; prints one JSON object.
 
     .venv/bin/python bench/identity_job.py [--schools 100] [--students-per-school 940]
-        [--quota 10] [--threads 4] [--fail-rate 0.05] [--outage-seconds 60] [--kill-after 30]
+        [--quota 10] [--threads 4] [--fail-rate 0.05] [--outage-seconds 60] [--kill-after 5]
         [--database-url URL]
 
 Seeds a database (SQLite in a temporary directory unless ``--database-url``) and its population
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--fail-rate", type=float, default=0.05)
     parser.add_argument("--outage-seconds", type=float, default=60.0)
-    parser.add_argument("--kill-after", type=float, default=30.0)
+    parser.add_argument("--kill-after", type=float, default=5.0)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--skip-faults", action="store_true")
     args = parser.parse_args()
