@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -189,6 +190,8 @@ def _targets(actor: Actor, target: Target) -> tuple[dict[str, list[int]], int | 
         if school is None:
             raise Http404
         require(actor, perm, school)
+        if not may_verify_school(actor, school):
+            raise PermissionDenied
         return ({"student": list(Student.objects.filter(school=school).values_list("pk",
                                                                                    flat=True)),
                  "staff": list(Staff.objects.filter(school=school).values_list("pk", flat=True))},
@@ -205,6 +208,15 @@ def _targets(actor: Actor, target: Target) -> tuple[dict[str, list[int]], int | 
                                .values_list("pk", flat=True))},
                 authority.pk, None)
     raise ValueError(f"unknown target kind {target.kind}")
+
+
+def may_verify_school(actor: Actor, school: School) -> bool:
+    """A whole school is sent only by someone whose job position covers the whole school (or
+    its authority): a homeroom teacher verifies their own classes, not the school."""
+    return any(Perm.IDENTITY_VERIFY in ROLE_PERMS[g.role]
+               and ((g.scope is Scope.SCHOOL and g.school_id == school.pk)
+                    or (g.scope is Scope.AUTHORITY and g.authority_id == school.authority_id))
+               for g in grants(actor))
 
 
 def _has(actor: Actor, perm: Perm) -> bool:
@@ -534,8 +546,10 @@ def _store_unsendable(job_id: int, owner: str,
 
 
 def _register_name(register: PopulationRegister) -> str:
+    """Which register answered: the exchange's host, or the adapter's name without one."""
     url = getattr(register, "url", "")
-    return (f"{type(register).__name__} {url}" if url else type(register).__name__)[:60]
+    host = urlsplit(url).netloc if isinstance(url, str) else ""
+    return (host or type(register).__name__)[:60]
 
 
 def _store_answers(job_id: int, owner: str, answers: list[tuple[int, Person, PersonResult]],
@@ -695,10 +709,8 @@ def jobs_run_pending(*, register: PopulationRegister | None = None, threads: int
 
 # -- the mismatch queue and "no ID number" -------------------------------------------------
 
-def _state_for_action(actor: Actor, entity: str, record_id: int
-                      ) -> tuple[Person, IdentityState]:
-    """The person (through the actor's scope: 403 without the permission, 404 outside) and
-    their state, created when missing."""
+def _person_for_action(actor: Actor, entity: str, record_id: int) -> Person:
+    """The person, through the actor's scope: 403 without the permission, 404 outside."""
     model = ENTITIES.get(entity)
     if model is None:
         raise Http404
@@ -706,18 +718,14 @@ def _state_for_action(actor: Actor, entity: str, record_id: int
     if not scope(model.objects.all(), actor, Perm.IDENTITY_RESOLVE).filter(
             pk=record_id).exists():
         raise Http404
-    person = persons_read(entity, [record_id])[record_id]
-    state, _created = IdentityState.objects.get_or_create(
-        entity=entity, record_id=record_id,
-        defaults={"school_id": person.school_id, "updated_at": timezone.now()})
-    return person, state
+    return persons_read(entity, [record_id])[record_id]
 
 
 def no_id_declare(*, actor: Actor, entity: str, record_id: int, reason: str,
                   note: str = "") -> IdentityState:
     """Record that a person has no personal ID number, and why (no birth certificate, a
     foreign national…). Refused while the record carries a number."""
-    person, _state = _state_for_action(actor, entity, record_id)
+    person = _person_for_action(actor, entity, record_id)
     errors: dict[str, list[str]] = {}
     if person.personal_id_number:
         errors["personal_id_number"] = [_("Hồ sơ đã có số định danh cá nhân; hãy xác thực số "
@@ -735,6 +743,8 @@ def no_id_declare(*, actor: Actor, entity: str, record_id: int, reason: str,
         raise ValidationError(errors)
     now = timezone.now()
     with transaction.atomic():
+        IdentityState.objects.get_or_create(entity=entity, record_id=record_id, defaults={
+            "school_id": person.school_id, "updated_at": now})
         state = IdentityState.objects.select_for_update().get(entity=entity, record_id=record_id)
         state.status, state.no_id_reason, state.no_id_note = IdentityStatus.NO_ID, reason, cleaned
         state.cannot_send, state.queue_status = CannotSend.NO_ID_NUMBER, ""
@@ -757,13 +767,14 @@ def queue_update(*, actor: Actor, entity: str, record_id: int, action: str,
     """Act on a mismatch: ``correction_requested`` (the dossier agrees with our record, so the
     register is wrong: the family was asked to have it corrected), or ``reverify`` (send the
     person again — after the record was corrected, or the register was)."""
-    person, state = _state_for_action(actor, entity, record_id)
+    person = _person_for_action(actor, entity, record_id)
     if action == QueueAction.REVERIFY:
         return verification_request(actor=actor, target=Target(
             kind=JobKind.PERSON, entity=entity, record_id=record_id))
     if action != QueueAction.CORRECTION_REQUESTED:
         raise ValidationError({"action": [_("Thao tác không hợp lệ.")]})
-    if state.status not in (IdentityStatus.MISMATCH, IdentityStatus.NOT_FOUND):
+    state = IdentityState.objects.filter(entity=entity, record_id=record_id).first()
+    if state is None or state.status not in (IdentityStatus.MISMATCH, IdentityStatus.NOT_FOUND):
         raise ValidationError({"action": [_("Chỉ đánh dấu đề nghị đính chính cho người đang "
                                             "sai lệch hoặc không tìm thấy.")]})
     try:

@@ -151,6 +151,8 @@ class ClassRow:
     sex: str
     personal_id_number: str
     phone: str
+    identity_label: str = ""  # the pupil's verification status, when the viewer works on it
+    identity_tone: str = ""
 
 
 def class_rows(students: list[Student], visibility: Visibility) -> list[ClassRow]:

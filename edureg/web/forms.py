@@ -60,6 +60,7 @@ _LABELS: dict[str, Any] = {
     "hometown_legacy_province": _("Tỉnh/thành phố (địa giới trước 01/07/2025)"),
     "hometown_legacy_district": _("Quận/huyện (địa giới trước 01/07/2025)"),
     "hometown_legacy_ward": _("Phường/xã/thị trấn (địa giới trước 01/07/2025)"),
+    "identity_change_reason": _("Lý do sửa thông tin định danh"),
 }
 _HELP: dict[str, Any] = {
     "date_of_birth": _("Ngày/tháng/năm, ví dụ 05/09/2019."),
@@ -67,6 +68,9 @@ _HELP: dict[str, Any] = {
     "phone": _("Di động 10 số hoặc cố định 11 số; có thể bắt đầu bằng +84."),
     "temporary_code": _("Mã do hệ thống cấp khi chưa có mã định danh Bộ GD&ĐT."),
 }
+IDENTITY_REASON = "identity_change_reason"
+_IDENTITY_REASON_HELP = _("Ví dụ: theo giấy khai sinh số 123/2019 do UBND phường cấp ngày "
+                          "05/09/2019. Sau khi lưu, hệ thống sẽ xác thực lại với CSDL dân cư.")
 _OFFICIAL_ID_HELP = _("Mã định danh Bộ GD&ĐT đã chính thức, không sửa được ở đây; nếu sai, hãy "
                       "báo cho Sở để xử lý.")
 _INPUT_ATTRS: dict[str, dict[str, str]] = {
@@ -120,12 +124,15 @@ def _code_list_choices(list_name: str, parent: str | None) -> list[tuple[str, st
 
 class StudentEditForm(forms.Form):
     """Edits the fields the actor may see; hidden and masked fields are left out entirely, so a
-    masked value can never be posted back over the real one."""
+    masked value can never be posted back over the real one. When the identity fields stand
+    verified by the population register (``identity_locked``), the form also asks for the
+    reason to change them, which the service requires."""
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, student: Student,
-                 visibility: Visibility) -> None:
+                 visibility: Visibility, identity_locked: bool = False) -> None:
         super().__init__(data=data)
         self.student = student
+        self.identity_locked = identity_locked
         excluded = visibility.hidden | visibility.masked
         names = [*layout_names(), *sorted(EDITABLE_STUDENT_FIELDS - set(layout_names()))]
         for name in names:
@@ -138,6 +145,13 @@ class StudentEditForm(forms.Form):
             field.widget.attrs["aria-describedby"] = describedby
             if name in _LIST_OF_FIELD:
                 self._fill_choices(name)
+        if identity_locked:
+            self.fields[IDENTITY_REASON] = forms.CharField(
+                label=field_label(IDENTITY_REASON), required=False, strip=False,
+                help_text=_IDENTITY_REASON_HELP,
+                widget=forms.Textarea(attrs={
+                    "rows": 2, "maxlength": "300",
+                    "aria-describedby": f"id_{IDENTITY_REASON}_msg id_{IDENTITY_REASON}_help"}))
 
     def _make_field(self, name: str) -> forms.Field:
         help_text = _HELP.get(name, "")
@@ -192,7 +206,13 @@ class StudentEditForm(forms.Form):
         """The raw values of the fields the user changed, for the service to validate. A field
         missing from the submission is left alone rather than read as emptied."""
         return {name: str(self.data.get(name, "")) for name in self.changed_data
-                if name in self.data}
+                if name in self.data and name != IDENTITY_REASON}
+
+    def change_reason(self) -> str:
+        """The reason given for changing verified identity fields (raw: the service cleans)."""
+        if IDENTITY_REASON not in self.fields:
+            return ""
+        return str(self.data.get(IDENTITY_REASON, ""))
 
     def add_service_errors(self, error: ValidationError) -> None:
         if not hasattr(error, "error_dict"):
@@ -218,7 +238,8 @@ class StudentEditForm(forms.Form):
             placed.update(group.names, group.legacy)
             if main or legacy:
                 result.append((group.title, main, legacy))
-        rest = [self[name] for name in self.fields if name not in placed]
+        rest = [self[name] for name in self.fields
+                if name not in placed and name != IDENTITY_REASON]
         if rest:
             result.append((_("Khác"), rest, []))
         return result

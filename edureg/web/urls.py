@@ -5,6 +5,7 @@ from django.urls import URLPattern, path
 from edureg.web import views
 from edureg.web.accounts import urls as accounts_urls
 from edureg.web.accounts import views as accounts_views
+from edureg.web.identity import urls as identity_urls
 from edureg.web.quality import urls as quality_urls
 from edureg.web.supervision import urls as supervision_urls
 
@@ -25,4 +26,4 @@ urlpatterns: list[URLPattern] = [
     path("danh-muc/phuong-xa-cu/", views.legacy_wards, name="legacy_wards"),
 ]
 urlpatterns += (accounts_urls.urlpatterns + supervision_urls.urlpatterns
-                + quality_urls.urlpatterns)
+                + quality_urls.urlpatterns + identity_urls.urlpatterns)

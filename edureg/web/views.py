@@ -3,6 +3,7 @@ selectors': out of scope → 404, missing permission → 403."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.contrib import messages
@@ -25,6 +26,9 @@ from edureg.access.policy import get_scoped_or_404, has_perm_at, may
 from edureg.access.roles import Perm
 from edureg.access.visibility import visibility
 from edureg.core.codelists import get_list
+from edureg.identity import selectors as identity_selectors
+from edureg.identity.models import IdentityStatus
+from edureg.identity.services import may_verify_school
 from edureg.registry.models import SchoolClass, Student
 from edureg.registry.quality_selectors import current_attestations
 from edureg.registry.selectors import (
@@ -34,7 +38,7 @@ from edureg.registry.selectors import (
     staff_list,
     student_get,
 )
-from edureg.registry.services import student_update
+from edureg.registry.services import identity_locked, student_update
 from edureg.registry.validation import (
     STUDENT_CLEANERS,
     STUDENT_CODED,
@@ -44,6 +48,7 @@ from edureg.registry.validation import (
 from edureg.schools.models import School
 from edureg.web import display
 from edureg.web.forms import StudentEditForm, check_context
+from edureg.web.identity.forms import NoIdForm
 from edureg.web.quality import display as quality_display
 from edureg.web.quality.forms import AttestForm, attest_forms
 
@@ -85,14 +90,57 @@ def home(request: HttpRequest) -> HttpResponse:
 def school(request: HttpRequest, school_id: int) -> HttpResponse:
     overview = school_overview(actor=request.user, school_id=school_id)
     years = [overview.school_year.label] if overview.school_year else []
+    actor = request.user
     return render(request, "web/school.html", {
         "overview": overview,
         "school": overview.school,
         "years": years,
-        "may_view_staff": may(request.user, Perm.STAFF_VIEW, overview.school),
-        "may_view_quality": has_perm_at(request.user, Perm.QUALITY_VIEW, overview.school.pk),
+        "may_view_staff": may(actor, Perm.STAFF_VIEW, overview.school),
+        "may_view_quality": has_perm_at(actor, Perm.QUALITY_VIEW, overview.school.pk),
+        "identity": _school_identity(request, overview.school),
         "breadcrumbs": [*_school_crumbs(overview.school)[:1], (overview.school.name, None)],
     })
+
+
+def _school_identity(request: HttpRequest, school: School) -> dict[str, Any] | None:
+    """The school page's verification block, for the people who verify or resolve."""
+    actor = request.user
+    may_verify = may_verify_school(actor, school)
+    may_resolve = has_perm_at(actor, Perm.IDENTITY_RESOLVE, school.pk)
+    if not (may_verify or may_resolve):
+        return None
+    return {
+        "counts": identity_selectors.school_counts(actor=actor, school_id=school.pk),
+        "jobs": identity_selectors.jobs_for_school(actor=actor, school_id=school.pk)
+        if may_verify else None,
+        "may_verify": may_verify,
+        "may_resolve": may_resolve,
+    }
+
+
+def _class_identity(request: HttpRequest, school_class: SchoolClass,
+                    rows: list[display.ClassRow]
+                    ) -> tuple[list[display.ClassRow], dict[str, Any] | None]:
+    """The class page's verification block (counts, a status per pupil), for the people who
+    verify or resolve; the rows as given to the others."""
+    actor = request.user
+    school_id = school_class.school_id
+    if not (has_perm_at(actor, Perm.IDENTITY_VERIFY, school_id)
+            or has_perm_at(actor, Perm.IDENTITY_RESOLVE, school_id)):
+        return rows, None
+    statuses = identity_selectors.class_statuses(actor=actor, class_id=school_class.pk)
+    marked = []
+    for row in rows:
+        status = IdentityStatus(statuses.get(row.student.pk, IdentityStatus.UNVERIFIED))
+        marked.append(dataclasses.replace(row, identity_label=str(status.label),
+                                          identity_tone=identity_selectors.STATUS_TONE[status]))
+    counts = identity_selectors.StatusCounts.of(
+        (statuses[row.student.pk] for row in rows if row.student.pk in statuses), len(rows))
+    return marked, {
+        "counts": counts,
+        "may_verify": has_perm_at(actor, Perm.IDENTITY_VERIFY, school_id)
+        and may(actor, Perm.IDENTITY_VERIFY, school_class),
+    }
 
 
 @login_required
@@ -105,11 +153,13 @@ def class_detail(request: HttpRequest, class_id: int) -> HttpResponse:
         actor, "student", school_id=school_class.school_id))
     may_attest = (has_perm_at(actor, Perm.QUALITY_ATTEST, school_class.school_id)
                   and may(actor, Perm.QUALITY_ATTEST, school_class))
+    rows, identity = _class_identity(request, school_class, rows)
     return render(request, "web/class_list.html", {
         "school_class": school_class,
         "school": school_class.school,
         "rows": rows,
         "may_attest": may_attest,
+        "identity": identity,
         "breadcrumbs": _class_crumbs(school_class, school_class.school, link=False),
     })
 
@@ -122,9 +172,11 @@ def student_detail(request: HttpRequest, student_id: int) -> HttpResponse:
 
 
 def student_detail_page(request: HttpRequest, student: Student,
-                        forms: dict[str, AttestForm] | None = None) -> HttpResponse:
+                        forms: dict[str, AttestForm] | None = None, *,
+                        no_id_form: NoIdForm | None = None) -> HttpResponse:
     """The pupil's page, fetched (and its read audited) by the caller; ``forms`` are the
-    attestation forms as posted, when one came back with errors."""
+    attestation forms as posted, when one came back with errors, ``no_id_form`` the "no ID
+    number" declaration likewise."""
     actor = request.user
     student_visibility = visibility(actor, "student", school_id=student.school_id)
     guardians: list[display.GuardianRow] | None = None
@@ -137,6 +189,11 @@ def student_detail_page(request: HttpRequest, student: Student,
             actor, Perm.QUALITY_ATTEST, student):
         attestations = quality_display.attestation_rows(
             current_attestations(student), forms if forms is not None else attest_forms())
+    identity = None
+    if (has_perm_at(actor, Perm.IDENTITY_VERIFY, student.school_id)
+            or has_perm_at(actor, Perm.IDENTITY_RESOLVE, student.school_id)):
+        identity = identity_selectors.identity_state_for(actor=actor, entity="student",
+                                                         record_id=student.pk)
     crumbs = _student_crumbs(student)
     return render(request, "web/student_detail.html", {
         "student": student,
@@ -147,6 +204,8 @@ def student_detail_page(request: HttpRequest, student: Student,
         "attestations": attestations,
         "may_edit": may(actor, Perm.STUDENT_EDIT, student),
         "may_supervise": has_perm_at(actor, Perm.AUDIT_VIEW, student.school_id),
+        "identity": identity,
+        "no_id_form": no_id_form if no_id_form is not None else NoIdForm(),
         "breadcrumbs": [*crumbs[:-1], (student.full_name, None)],
     })
 
@@ -158,11 +217,14 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
     student = student_get(actor=actor, student_id=student_id, perm=Perm.STUDENT_EDIT,
                           audit_view="student_edit")
     student_visibility = visibility(actor, "student", school_id=student.school_id)
+    locked = identity_locked("student", student.pk)
     if request.method == "POST":
-        form = StudentEditForm(request.POST, student=student, visibility=student_visibility)
+        form = StudentEditForm(request.POST, student=student, visibility=student_visibility,
+                               identity_locked=locked)
         if form.is_valid():
             try:
-                result = student_update(actor=actor, student=student, data=form.changes())
+                result = student_update(actor=actor, student=student, data=form.changes(),
+                                        identity_change_reason=form.change_reason())
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
@@ -175,7 +237,8 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
                     messages.warning(request, warning.message)
                 return HttpResponseRedirect(reverse("web:student", args=[student.pk]))
     else:
-        form = StudentEditForm(student=student, visibility=student_visibility)
+        form = StudentEditForm(student=student, visibility=student_visibility,
+                               identity_locked=locked)
     return render(request, "web/student_edit.html", {
         "student": student,
         "school": student.school,

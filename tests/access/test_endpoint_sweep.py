@@ -38,6 +38,7 @@ from edureg.api.views import api
 from edureg.audit import actions
 from edureg.audit.actions import Kind
 from edureg.audit.models import AuditEvent
+from edureg.identity.models import IdentityState, VerificationJob
 from edureg.quality.models import FieldGroupCheck, RecordState, SignOff
 from edureg.registry.models import Guardian, SchoolClass, Staff, Student
 from tests import factories as f
@@ -263,6 +264,51 @@ def _enrol(*names: str) -> Callable[[World], None]:
     return prepare
 
 
+def _person(name: str, entity: str, person: Callable[[World], int]) -> Url:
+    """An identity queue action on a person: ``entity`` is the URL's ("hoc-sinh", "can-bo")."""
+    return lambda w: reverse(f"web:{name}", args=[entity, person(w)])
+
+
+def _queue_action_cases(name: str) -> tuple[Case, ...]:
+    """A pupil or staff member of another school, a pupil of another class, one the mixed-role
+    principal reaches only as a subject teacher without a class, an unknown kind of person,
+    a missing one."""
+    return (
+        Case("other_school", "alice", _person(name, "hoc-sinh", CUONG)),
+        Case("other_school_staff", "alice", _person(name, "can-bo", _pk("staff_b"))),
+        Case("other_class", "bob", _person(name, "hoc-sinh", BINH)),
+        Case("other_school_other_role", "khoa", _person(name, "hoc-sinh", CUONG)),
+        Case("unknown_entity", "alice", _person(name, "nguoi-la", AN)),
+        *_missing("alice", lambda i: _person(name, "hoc-sinh", _id(i))),
+    )
+
+
+def _mismatched(w: World) -> None:
+    """Every person differs from the register: a wrongful queue action would change a state."""
+    now = timezone.now()
+    people = [("student", p) for p in (w.cast.an, w.cast.binh, w.cast.other_school_student)]
+    people += [("staff", w.staff_a), ("staff", w.staff_b)]
+    IdentityState.objects.bulk_create([
+        IdentityState(entity=entity, record_id=person.pk, school_id=person.school_id,
+                      status="mismatch", mismatched=["full_name"], queue_status="open",
+                      fields={"full_name": {"outcome": "mismatch",
+                                            "register_value": "Nguyễn Văn Ân"}},
+                      updated_at=now)
+        for entity, person in people])
+
+
+def _identity_school(name: str) -> tuple[Case, ...]:
+    """Another school (by its principal, a class teacher, the mixed-role principal; the IT
+    officer who is principal elsewhere, at their own school), a missing one."""
+    return (
+        Case("other_school", "alice", _web(name, SCHOOL_B)),
+        Case("other_school_class_teacher", "bob", _web(name, SCHOOL_B)),
+        Case("other_school_other_role", "khoa", _web(name, SCHOOL_B)),
+        Case("other_school_other_role", "iris", _web(name, SCHOOL_A)),
+        *_missing("alice", lambda i: _web(name, _id(i))),
+    )
+
+
 def _account_action(name: str, ok: int, **extra: Any) -> Endpoint:
     return Endpoint(
         Access.PERMISSION, {"POST": ok}, _web(name, BOB), actor="ivan", perm=Perm.ACCOUNT_MANAGE,
@@ -431,6 +477,47 @@ ENDPOINTS: dict[str, Endpoint] = {
         data=lambda w: {"group": "identity", "identity-document_type": "giay_khai_sinh",
                         "identity-document_number": "123/2019",
                         "identity-document_date": "20/03/2019"}),
+    # Identity verification (xác thực danh tính): requests need identity.verify, the mismatch
+    # queue and its actions identity.resolve.
+    "web:identity_verify_student": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("identity_verify_student", AN),
+        perm=Perm.IDENTITY_VERIFY, lacking=("carol", "ivan", "sam"),
+        not_found=_student_cases("alice", "identity_verify_student")),
+    "web:identity_no_id": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("identity_no_id", AN),
+        perm=Perm.IDENTITY_RESOLVE, lacking=("carol", "erin", "ivan"),
+        not_found=_student_cases("alice", "identity_no_id"),
+        data=lambda w: {"no_id_reason": "no_birth_certificate", "no_id_note": ""}),
+    "web:identity_verify_class": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("identity_verify_class", CLASS_1A),
+        perm=Perm.IDENTITY_VERIFY, lacking=("carol", "ivan", "sam"),
+        not_found=_class_cases("alice", "identity_verify_class")),
+    "web:identity_queue": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("identity_queue", SCHOOL_A),
+        perm=Perm.IDENTITY_RESOLVE, lacking=("carol", "erin", "ivan", "lam"),
+        not_found=_identity_school("identity_queue"), prepare=_mismatched),
+    "web:identity_verify_school": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("identity_verify_school", SCHOOL_A),
+        perm=Perm.IDENTITY_VERIFY, lacking=("carol", "ivan", "sam"),
+        not_found=_identity_school("identity_verify_school")),
+    "web:identity_verify_authority": Endpoint(
+        Access.PERMISSION, {"POST": 302},
+        _web("identity_verify_authority", _pk("cast.school_a.authority")), actor="erin",
+        perm=Perm.IDENTITY_VERIFY, lacking=("carol", "ivan", "sam"), not_found=(
+            Case("school_wide_only", "alice",
+                 _web("identity_verify_authority", _pk("cast.school_a.authority"))),
+            *_missing("erin", lambda i: _web("identity_verify_authority", _id(i))))),
+    "web:identity_correction_requested": Endpoint(
+        Access.PERMISSION, {"POST": 302},
+        _person("identity_correction_requested", "hoc-sinh", AN),
+        perm=Perm.IDENTITY_RESOLVE, lacking=("carol", "erin", "ivan"),
+        not_found=_queue_action_cases("identity_correction_requested"),
+        data=lambda w: {"queue_note": "Đã hướng dẫn gia đình đề nghị đính chính"},
+        prepare=_mismatched),
+    "web:identity_reverify": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _person("identity_reverify", "hoc-sinh", AN),
+        perm=Perm.IDENTITY_RESOLVE, lacking=("carol", "erin", "ivan"),
+        not_found=_queue_action_cases("identity_reverify"), prepare=_mismatched),
     # API: public master data and documents.
     "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
     "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
@@ -544,6 +631,8 @@ def _state() -> dict[str, list[Any]]:
         "field_group_checks": list(FieldGroupCheck.objects.order_by("pk").values()),
         "sign_offs": list(SignOff.objects.order_by("pk").values()),
         "quality_states": list(RecordState.objects.order_by("pk").values()),
+        "identity_states": list(IdentityState.objects.order_by("pk").values()),
+        "verification_jobs": list(VerificationJob.objects.order_by("pk").values()),
     }
 
 

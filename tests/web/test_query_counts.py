@@ -17,13 +17,15 @@ from tests.conftest import Cast
 
 # session, user, the session's second-factor device (the principal's role requires 2FA),
 # grants, class, pupils, the audited read (joins the request's transaction, no savepoint):
-# chain head (locked), event insert, head update (record references are derived later), and
-# whether the principal may confirm the class (quality.attest).
-CLASS_LIST_QUERIES = 10
+# chain head (locked), event insert, head update (record references are derived later),
+# whether the principal may confirm the class (quality.attest), the pupils' identity statuses
+# and whether the principal may send the class to be verified (identity.verify).
+CLASS_LIST_QUERIES = 12
 # session, user, second-factor device, grants, student, its prefetches (guardian links with
 # guardians, enrolments, status changes), the audited read (3), three policy checks (may
-# edit, may see guardians, may attest) and the pupil's current attestations.
-STUDENT_DETAIL_QUERIES = 16
+# edit, may see guardians, may attest), the pupil's current attestations, and the identity
+# panel: the pupil with the principal's identity rights on them, and the identity state.
+STUDENT_DETAIL_QUERIES = 18
 
 NumQueries = Callable[[int], AbstractContextManager[Any]]
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from edureg.access.policy import get_scoped_or_404
 from edureg.access.roles import Perm
+from edureg.identity.selectors import verifiable_authorities
 from edureg.quality.rules.catalogue import Dimension
 from edureg.registry import attestation
 from edureg.registry import quality_selectors as selectors
@@ -169,6 +170,7 @@ def authority(request: HttpRequest) -> HttpResponse:
         "bars": charts.score_bars(overview.scores),
         "trend": charts.trend_chart(overview.trend),
         "pager": _pager(request, overview.ranking, "trang"),
+        "identity_authorities": verifiable_authorities(request.user),
         "breadcrumbs": [_home(), (title, None)],
     })
 
