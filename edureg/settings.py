@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "edureg.access",
     "edureg.audit",
     "edureg.quality",
+    "edureg.dedupe",
     "edureg.registry",
     "edureg.privacy",
     "edureg.identity",

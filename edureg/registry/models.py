@@ -149,7 +149,10 @@ class Student(PersonNameFields):
                 name="student_has_education_id_or_temporary_code",
             ),
         ]
-        indexes = [models.Index(fields=["school", "name_sort_key"])]
+        indexes = [models.Index(fields=["school", "name_sort_key"]),
+                   # The entry-time duplicate check: same name (without diacritics) and birth.
+                   models.Index(fields=["name_match_key", "date_of_birth"],
+                                name="student_name_birth")]
 
     def __str__(self) -> str:
         return self.full_name
@@ -300,7 +303,9 @@ class Staff(PersonNameFields):
     class Meta:
         verbose_name = _("cán bộ, giáo viên, nhân viên")
         verbose_name_plural = _("cán bộ, giáo viên, nhân viên")
-        indexes = [models.Index(fields=["school", "name_sort_key"])]
+        indexes = [models.Index(fields=["school", "name_sort_key"]),
+                   models.Index(fields=["name_match_key", "date_of_birth"],
+                                name="staff_name_birth")]
 
     def __str__(self) -> str:
         return self.full_name

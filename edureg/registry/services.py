@@ -20,6 +20,12 @@ from edureg.core.catalogue import active_catalogue
 from edureg.core.codelists import get_list
 from edureg.core.text import TextValueError, clean_text, name_match_key, vietnamese_sort_key
 from edureg.quality.models import CheckKind, FieldGroupCheck
+from edureg.registry.duplicates import (
+    DuplicateSuspected,
+    not_same_reason,
+    not_same_record,
+    student_candidates,
+)
 from edureg.registry.models import (
     IDENTITY_FIELDS,
     Enrolment,
@@ -43,6 +49,8 @@ from edureg.registry.validation import (
 
 _REASON_MIN = 10
 _REASON_MAX = 300
+# The fields the entry-time duplicate check compares.
+_MATCHED_FIELDS = frozenset({"full_name", "date_of_birth", "personal_id_number"})
 EDITABLE_STUDENT_FIELDS = frozenset(STUDENT_CLEANERS) | frozenset(STUDENT_CODED)
 _UNIQUE_MESSAGES = {
     "personal_id_number": "Số định danh cá nhân này đã có ở một hồ sơ khác; hãy mở hồ sơ đó "
@@ -116,8 +124,21 @@ def _identity_reason(entity: str, record_id: int, changes: Mapping[str, object],
     return cleaned
 
 
+def _duplicates_settled(values: Mapping[str, Any], *, exclude_id: int | None,
+                        not_duplicate_reason: str) -> tuple[list[int], str]:
+    """The look-alike pupils the user has declared "not the same person" (with the cleaned
+    reason); raises ``DuplicateSuspected`` when there are some and no reason was given."""
+    candidates = student_candidates(values, exclude_id=exclude_id)
+    if not candidates:
+        return [], ""
+    if not not_duplicate_reason:
+        raise DuplicateSuspected(candidates)
+    return [c.record_id for c in candidates], not_same_reason(not_duplicate_reason)
+
+
 def student_update(*, actor: Actor, student: Student, data: Mapping[str, object],
-                   identity_change_reason: str = "") -> WriteResult:
+                   identity_change_reason: str = "",
+                   not_duplicate_reason: str = "") -> WriteResult:
     """Change some fields of a student; returns what changed and the non-blocking warnings.
     Identity fields verified by the population register change only with a reason; the change
     ends the verification (the identity app sends the person again, reading the audit log)."""
@@ -142,6 +163,12 @@ def student_update(*, actor: Actor, student: Student, data: Mapping[str, object]
         locked = Student.objects.select_for_update().get(pk=student.pk)
         reason = _identity_reason("student", locked.pk, changes, identity_change_reason)
         _check_unique(locked, cleaned.values)
+        others: list[int] = []
+        if set(changes) & _MATCHED_FIELDS:
+            merged = {name: getattr(locked, name) for name in _MATCHED_FIELDS}
+            merged.update({name: new for name, (_old, new) in changes.items()})
+            others, not_same = _duplicates_settled(merged, exclude_id=locked.pk,
+                                                   not_duplicate_reason=not_duplicate_reason)
         for name, (_old, new) in changes.items():
             setattr(locked, name, new)
         update_fields = [*changes, "updated_at"]
@@ -163,6 +190,9 @@ def student_update(*, actor: Actor, student: Student, data: Mapping[str, object]
                   "warnings": [w.code for w in cleaned.warnings],
                   **({"identity_change_reason": reason} if reason else {})},
         )
+        if others:
+            not_same_record(actor=actor, entity="student", record_id=locked.pk, others=others,
+                            reason=not_same, school_id=locked.school_id)
         field_groups_touched(entity="student", record_id=locked.pk, school_id=locked.school_id,
                              changed=changes, actor_id=_actor_id(actor))
         records_refresh("student", [locked.pk])
@@ -182,6 +212,7 @@ def student_create(
     school_class: SchoolClass,
     data: Mapping[str, object],
     started_on: dt.date | None = None,
+    not_duplicate_reason: str = "",
 ) -> WriteResult:
     """Create a student enrolled in ``school_class``. Without an education id a temporary code
     is issued (the upper level later swaps it for the official id on this same record)."""
@@ -197,6 +228,8 @@ def student_create(
         student = Student(school_id=school_class.school_id, current_class=school_class,
                           code_versions=cleaned.code_versions, **cleaned.values)
         _check_unique(student, cleaned.values)
+        others, not_same = _duplicates_settled(cleaned.values, exclude_id=None,
+                                               not_duplicate_reason=not_duplicate_reason)
         _set_name_keys(student)
         if not student.education_id and not student.temporary_code:
             student.temporary_code = _next_temporary_code(school_class)
@@ -218,6 +251,9 @@ def student_create(
                   "fields": sorted(cleaned.values),
                   "warnings": [w.code for w in cleaned.warnings]},
         )
+        if others:
+            not_same_record(actor=actor, entity="student", record_id=student.pk, others=others,
+                            reason=not_same, school_id=student.school_id)
         records_refresh("student", [student.pk])
         _raise_on_errors(blocking_errors("student", student.pk, cleaned.values))
     return WriteResult(student=student, changed=tuple(cleaned.values),

@@ -61,6 +61,7 @@ _LABELS: dict[str, Any] = {
     "hometown_legacy_district": _("Quận/huyện (địa giới trước 01/07/2025)"),
     "hometown_legacy_ward": _("Phường/xã/thị trấn (địa giới trước 01/07/2025)"),
     "identity_change_reason": _("Lý do sửa thông tin định danh"),
+    "not_duplicate_reason": _("Lý do không phải cùng một người"),
 }
 _HELP: dict[str, Any] = {
     "date_of_birth": _("Ngày/tháng/năm, ví dụ 05/09/2019."),
@@ -69,6 +70,10 @@ _HELP: dict[str, Any] = {
     "temporary_code": _("Mã do hệ thống cấp khi chưa có mã định danh Bộ GD&ĐT."),
 }
 IDENTITY_REASON = "identity_change_reason"
+NOT_DUPLICATE_REASON = "not_duplicate_reason"
+_REASONS = frozenset({IDENTITY_REASON, NOT_DUPLICATE_REASON})
+_NOT_DUPLICATE_HELP = _("Ví dụ: khác cha mẹ, khác nơi sinh. Quyết định được ghi lại và hồ sơ "
+                        "trên sẽ không bị hỏi lại.")
 _IDENTITY_REASON_HELP = _("Ví dụ: theo giấy khai sinh số 123/2019 do UBND phường cấp ngày "
                           "05/09/2019. Sau khi lưu, hệ thống sẽ xác thực lại với CSDL dân cư.")
 _OFFICIAL_ID_HELP = _("Mã định danh Bộ GD&ĐT đã chính thức, không sửa được ở đây; nếu sai, hãy "
@@ -145,6 +150,14 @@ class StudentEditForm(forms.Form):
             field.widget.attrs["aria-describedby"] = describedby
             if name in _LIST_OF_FIELD:
                 self._fill_choices(name)
+        # Shown only when the save found look-alike pupils (the template decides).
+        self.fields[NOT_DUPLICATE_REASON] = forms.CharField(
+            label=field_label(NOT_DUPLICATE_REASON), required=False, strip=False,
+            help_text=_NOT_DUPLICATE_HELP,
+            widget=forms.Textarea(attrs={
+                "rows": 2, "maxlength": "300",
+                "aria-describedby": f"id_{NOT_DUPLICATE_REASON}_msg "
+                                    f"id_{NOT_DUPLICATE_REASON}_help"}))
         if identity_locked:
             self.fields[IDENTITY_REASON] = forms.CharField(
                 label=field_label(IDENTITY_REASON), required=False, strip=False,
@@ -206,7 +219,11 @@ class StudentEditForm(forms.Form):
         """The raw values of the fields the user changed, for the service to validate. A field
         missing from the submission is left alone rather than read as emptied."""
         return {name: str(self.data.get(name, "")) for name in self.changed_data
-                if name in self.data and name != IDENTITY_REASON}
+                if name in self.data and name not in _REASONS}
+
+    def not_duplicate_reason(self) -> str:
+        """The reason given for "not the same person" as the look-alikes (raw)."""
+        return str(self.data.get(NOT_DUPLICATE_REASON, "")) if self.is_bound else ""
 
     def change_reason(self) -> str:
         """The reason given for changing verified identity fields (raw: the service cleans)."""
@@ -239,7 +256,7 @@ class StudentEditForm(forms.Form):
             if main or legacy:
                 result.append((group.title, main, legacy))
         rest = [self[name] for name in self.fields
-                if name not in placed and name != IDENTITY_REASON]
+                if name not in placed and name not in _REASONS]
         if rest:
             result.append((_("Khác"), rest, []))
         return result

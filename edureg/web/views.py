@@ -22,13 +22,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from edureg.access.policy import get_scoped_or_404, has_perm_at, may
+from edureg.access.policy import get_scoped_or_404, has_perm_at, may, scope
 from edureg.access.roles import Perm
 from edureg.access.visibility import visibility
 from edureg.core.codelists import get_list
 from edureg.identity import selectors as identity_selectors
 from edureg.identity.models import IdentityStatus
 from edureg.identity.services import may_verify_school
+from edureg.registry.duplicates import Candidate, DuplicateSuspected
 from edureg.registry.models import SchoolClass, Student
 from edureg.registry.quality_selectors import current_attestations
 from edureg.registry.selectors import (
@@ -218,13 +219,18 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
                           audit_view="student_edit")
     student_visibility = visibility(actor, "student", school_id=student.school_id)
     locked = identity_locked("student", student.pk)
+    duplicates: list[dict[str, Any]] = []
     if request.method == "POST":
         form = StudentEditForm(request.POST, student=student, visibility=student_visibility,
                                identity_locked=locked)
         if form.is_valid():
             try:
                 result = student_update(actor=actor, student=student, data=form.changes(),
-                                        identity_change_reason=form.change_reason())
+                                        identity_change_reason=form.change_reason(),
+                                        not_duplicate_reason=form.not_duplicate_reason())
+            except DuplicateSuspected as error:
+                form.add_service_errors(error)
+                duplicates = _look_alikes(actor, error.candidates)
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
@@ -243,8 +249,26 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
         "student": student,
         "school": student.school,
         "form": form,
+        "duplicates": duplicates,
         "breadcrumbs": [*_student_crumbs(student), (_("Sửa hồ sơ"), None)],
     })
+
+
+def _look_alikes(actor: Any, candidates: list[Candidate]) -> list[dict[str, Any]]:
+    """The look-alike pupils as the actor may see them: name, birth date and a link inside
+    their scope; outside it only the school, so the check never shows another school's child."""
+    ids = [c.record_id for c in candidates]
+    visible = set(scope(Student.objects.filter(pk__in=ids), actor, Perm.STUDENT_VIEW)
+                  .values_list("pk", flat=True))
+    schools = dict(School.objects.filter(pk__in={c.school_id for c in candidates})
+                   .values_list("pk", "name"))
+    return [{"visible": c.record_id in visible,
+             "name": c.full_name if c.record_id in visible else "",
+             "born": c.date_of_birth if c.record_id in visible else None,
+             "url": reverse("web:student", args=[c.record_id]) if c.record_id in visible
+             else "",
+             "school": schools.get(c.school_id, ""), "reasons": c.reasons}
+            for c in candidates]
 
 
 @login_required
