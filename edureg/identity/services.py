@@ -84,6 +84,7 @@ _NOTE_MAX = 300
 _CHANGE_ACTIONS = {"student.update": "student", "student.create": "student",
                    "staff.update": "staff", "staff.create": "staff"}
 _FEED = "identity"
+_MOVED = "student.transferred"
 
 
 # -- persons as the register sees them ------------------------------------------------------
@@ -293,15 +294,20 @@ def changes_catch_up(*, batch: int = 2000) -> int:
             FeedHead.objects.get_or_create(name=_FEED)
             head = FeedHead.objects.select_for_update().get(name=_FEED)
             events = list(AuditEvent.objects.filter(seq__gt=head.seq,
-                                                    action__in=list(_CHANGE_ACTIONS))
+                                                    action__in=[*_CHANGE_ACTIONS, _MOVED])
                           .order_by("seq").values("seq", "action", "entity_id", "actor_id",
                                                   "data")[:batch])
             if not events:
                 return sent
             wanted: dict[str, dict[int, int | None]] = defaultdict(dict)
             for event in events:
-                entity = _CHANGE_ACTIONS[event["action"]]
                 data: dict[str, Any] = event["data"] if isinstance(event["data"], dict) else {}
+                if event["action"] == _MOVED:  # the person's state follows them (the queue)
+                    IdentityState.objects.filter(
+                        entity="student", record_id=int(event["entity_id"])).update(
+                        school_id=int(data["to_school_id"]))
+                    continue
+                entity = _CHANGE_ACTIONS[event["action"]]
                 fields = set(data.get("changes") or {}) | set(data.get("fields") or ())
                 if fields & set(IDENTITY_FIELDS[entity]) and str(event["entity_id"]).isdigit():
                     wanted[entity][int(event["entity_id"])] = event["actor_id"]

@@ -271,6 +271,42 @@ class EnrolmentStatusChange(models.Model):
         ordering = ["effective_on", "id"]
 
 
+class TransferStatus(models.TextChoices):
+    REQUESTED = "requested", _("Chờ trường nhận")
+    ACCEPTED = "accepted", _("Đã chuyển")
+    REFUSED = "refused", _("Trường nhận từ chối")
+    CANCELLED = "cancelled", _("Đã huỷ")
+
+
+class Transfer(models.Model):
+    """A pupil moving school (chuyển trường): asked by the sending school, confirmed by the
+    receiving one, which then places the pupil in a class. The same person throughout: the
+    enrolment at the sending school ends and one at the receiving school begins."""
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="transfers")
+    from_school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="+")
+    to_school = models.ForeignKey(School, on_delete=models.PROTECT,
+                                  related_name="incoming_transfers")
+    effective_on = models.DateField(_("ngày chuyển"))
+    note = models.CharField(_("ghi chú"), max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=TransferStatus.choices,
+                              default=TransferStatus.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(_("ghi chú của trường nhận"), max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["student"], condition=Q(status="requested"),
+                                    name="one_open_transfer_per_student"),
+        ]
+        indexes = [models.Index(fields=["to_school", "status"], name="transfer_incoming")]
+
+
 class Staff(PersonNameFields):
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="staff")
     user = models.OneToOneField(
