@@ -1,6 +1,6 @@
-"""Duplicate persons: record linkage (batch) on DuckDB/Polars; no Django models here.
+"""Duplicate persons (issue 6).
 
-``features`` derives Vietnamese-aware matching keys; ``matching`` finds and scores pairs
-(``find_pairs`` within one frame, ``link_pairs`` across two). Models, services and review
-screens build on these.
+``features`` (Vietnamese-aware matching keys) and ``matching`` (batch record linkage on
+DuckDB/Polars: ``find_pairs`` within one frame, ``link_pairs`` across two) are pure: no Django
+settings, no ORM. Models, services and review screens build on them.
 """
