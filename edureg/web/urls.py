@@ -8,6 +8,7 @@ from edureg.web.accounts import views as accounts_views
 from edureg.web.identity import urls as identity_urls
 from edureg.web.quality import urls as quality_urls
 from edureg.web.supervision import urls as supervision_urls
+from edureg.web.transfers import urls as transfers_urls
 
 app_name = "web"
 urlpatterns: list[URLPattern] = [
@@ -26,4 +27,5 @@ urlpatterns: list[URLPattern] = [
     path("danh-muc/phuong-xa-cu/", views.legacy_wards, name="legacy_wards"),
 ]
 urlpatterns += (accounts_urls.urlpatterns + supervision_urls.urlpatterns
-                + quality_urls.urlpatterns + identity_urls.urlpatterns)
+                + quality_urls.urlpatterns + identity_urls.urlpatterns
+                + transfers_urls.urlpatterns)

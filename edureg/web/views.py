@@ -52,6 +52,8 @@ from edureg.web.forms import StudentEditForm, check_context
 from edureg.web.identity.forms import NoIdForm
 from edureg.web.quality import display as quality_display
 from edureg.web.quality.forms import AttestForm, attest_forms
+from edureg.web.transfers import display as transfer_display
+from edureg.web.transfers.forms import TransferRequestForm
 
 Crumb = tuple[Any, str | None]
 
@@ -99,6 +101,7 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         "may_view_staff": may(actor, Perm.STAFF_VIEW, overview.school),
         "may_view_quality": has_perm_at(actor, Perm.QUALITY_VIEW, overview.school.pk),
         "identity": _school_identity(request, overview.school),
+        "transfers": transfer_display.school_links(actor, overview.school),
         "breadcrumbs": [*_school_crumbs(overview.school)[:1], (overview.school.name, None)],
     })
 
@@ -174,10 +177,11 @@ def student_detail(request: HttpRequest, student_id: int) -> HttpResponse:
 
 def student_detail_page(request: HttpRequest, student: Student,
                         forms: dict[str, AttestForm] | None = None, *,
-                        no_id_form: NoIdForm | None = None) -> HttpResponse:
+                        no_id_form: NoIdForm | None = None,
+                        transfer_form: TransferRequestForm | None = None) -> HttpResponse:
     """The pupil's page, fetched (and its read audited) by the caller; ``forms`` are the
     attestation forms as posted, when one came back with errors, ``no_id_form`` the "no ID
-    number" declaration likewise."""
+    number" declaration likewise, ``transfer_form`` the transfer request likewise."""
     actor = request.user
     student_visibility = visibility(actor, "student", school_id=student.school_id)
     guardians: list[display.GuardianRow] | None = None
@@ -207,6 +211,7 @@ def student_detail_page(request: HttpRequest, student: Student,
         "may_supervise": has_perm_at(actor, Perm.AUDIT_VIEW, student.school_id),
         "identity": identity,
         "no_id_form": no_id_form if no_id_form is not None else NoIdForm(),
+        "transfer": transfer_display.student_panel(actor, student, transfer_form),
         "breadcrumbs": [*crumbs[:-1], (student.full_name, None)],
     })
 

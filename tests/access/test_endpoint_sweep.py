@@ -40,7 +40,15 @@ from edureg.audit.actions import Kind
 from edureg.audit.models import AuditEvent
 from edureg.identity.models import IdentityState, VerificationJob
 from edureg.quality.models import FieldGroupCheck, RecordState, SignOff
-from edureg.registry.models import Guardian, SchoolClass, Staff, Student
+from edureg.registry.models import (
+    Enrolment,
+    Guardian,
+    SchoolClass,
+    Staff,
+    Student,
+    Transfer,
+    TransferStatus,
+)
 from tests import factories as f
 from tests.conftest import Cast
 from tests.web.conftest import edit_form_data
@@ -309,6 +317,57 @@ def _identity_school(name: str) -> tuple[Case, ...]:
     )
 
 
+def _open_transfers(w: World) -> None:
+    """An open request for An (A → B, asked by alice) and one for Cường (B → A, asked by dave),
+    so a list shows them and a wrongful decision or withdrawal would show in the state."""
+    for pupil, to_school, asker in ((w.cast.an, w.cast.school_b, w.cast.alice),
+                                    (w.cast.other_school_student, w.cast.school_a,
+                                     w.cast.dave)):
+        Transfer.objects.get_or_create(
+            student=pupil, status=TransferStatus.REQUESTED,
+            defaults={"from_school_id": pupil.school_id, "to_school": to_school,
+                      "effective_on": timezone.localdate(), "requested_by": asker,
+                      "requested_at": timezone.now()})
+
+
+def _open_transfer(student: str) -> Callable[[World], int]:
+    """The open transfer of ``cast.<student>`` (made by ``_open_transfers``; a missing id
+    before that, for the checks that send no body and need no object)."""
+
+    def pk(w: World) -> int:
+        found = Transfer.objects.filter(student=getattr(w.cast, student),
+                                        status=TransferStatus.REQUESTED).first()
+        return found.pk if found is not None else MISSING_ID
+
+    return pk
+
+
+AN_TRANSFER, CUONG_TRANSFER = _open_transfer("an"), _open_transfer("other_school_student")
+
+
+def _transfer_school(name: str) -> tuple[Case, ...]:
+    """Another school's transfer list (by its principal, the mixed-role principal who only
+    teaches there, the IT officer who is principal elsewhere, at their own school), a missing
+    one."""
+    return (
+        Case("other_school", "alice", _web(name, SCHOOL_B)),
+        Case("other_school_other_role", "khoa", _web(name, SCHOOL_B)),
+        Case("other_school_other_role", "iris", _web(name, SCHOOL_A)),
+        *_missing("alice", lambda i: _web(name, _id(i))),
+    )
+
+
+def _receiving_cases(name: str) -> tuple[Case, ...]:
+    """A request addressed to another school (the sending principal may not decide it; nor may
+    the mixed-role principal who only teaches at the receiving school), a missing one."""
+    return (
+        Case("sending_school", "alice", _web(name, AN_TRANSFER)),
+        Case("other_school", "dave", _web(name, CUONG_TRANSFER)),
+        Case("other_school_other_role", "khoa", _web(name, AN_TRANSFER)),
+        *_missing("dave", lambda i: _web(name, _id(i))),
+    )
+
+
 def _account_action(name: str, ok: int, **extra: Any) -> Endpoint:
     return Endpoint(
         Access.PERMISSION, {"POST": ok}, _web(name, BOB), actor="ivan", perm=Perm.ACCOUNT_MANAGE,
@@ -518,6 +577,47 @@ ENDPOINTS: dict[str, Endpoint] = {
         Access.PERMISSION, {"POST": 302}, _person("identity_reverify", "hoc-sinh", AN),
         perm=Perm.IDENTITY_RESOLVE, lacking=("carol", "erin", "ivan"),
         not_found=_queue_action_cases("identity_reverify"), prepare=_mismatched),
+    # Transfers (chuyển trường): the sending school asks and withdraws, the receiving school
+    # sees its incoming requests and decides; all need student.transfer.
+    "web:transfer_request": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("transfer_request", AN),
+        perm=Perm.STUDENT_TRANSFER, lacking=("bob", "carol", "erin", "ivan"), not_found=(
+            Case("other_school", "alice", _web("transfer_request", CUONG)),
+            Case("other_school_other_role", "khoa", _web("transfer_request", CUONG)),
+            Case("other_school_other_role", "iris", _web("transfer_request", AN)),
+            *_missing("alice", lambda i: _web("transfer_request", _id(i)))),
+        data=lambda w: {"to_school": SCHOOL_B(w), "effective_on": "",
+                        "note": "Gia đình chuyển nhà"}),
+    "web:transfer_cancel": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("transfer_cancel", AN_TRANSFER),
+        perm=Perm.STUDENT_TRANSFER, lacking=("bob", "carol", "erin", "ivan"), not_found=(
+            Case("receiving_school", "dave", _web("transfer_cancel", AN_TRANSFER)),
+            Case("other_school", "alice", _web("transfer_cancel", CUONG_TRANSFER)),
+            Case("other_school_other_role", "khoa", _web("transfer_cancel", CUONG_TRANSFER)),
+            *_missing("alice", lambda i: _web("transfer_cancel", _id(i)))),
+        prepare=_open_transfers),
+    "web:transfer_accept": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("transfer_accept", AN_TRANSFER), actor="dave",
+        perm=Perm.STUDENT_TRANSFER, lacking=("bob", "carol", "erin", "ivan"),
+        not_found=_receiving_cases("transfer_accept"),
+        data=lambda w: {"school_class": CLASS_B(w)},
+        prepare=_open_transfers),
+    "web:transfer_refuse": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("transfer_refuse", AN_TRANSFER), actor="dave",
+        perm=Perm.STUDENT_TRANSFER, lacking=("bob", "carol", "erin", "ivan"),
+        not_found=_receiving_cases("transfer_refuse"),
+        data=lambda w: {"decision_note": "Lớp 1 đã đủ sĩ số"},
+        prepare=_open_transfers),
+    "web:transfers_incoming": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("transfers_incoming", SCHOOL_B), actor="dave",
+        perm=Perm.STUDENT_TRANSFER, lacking=("bob", "carol", "erin", "ivan", "lam"),
+        not_found=_transfer_school("transfers_incoming"),
+        prepare=_open_transfers),
+    "web:transfers_outgoing": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("transfers_outgoing", SCHOOL_A),
+        perm=Perm.STUDENT_TRANSFER, lacking=("bob", "carol", "erin", "ivan", "lam"),
+        not_found=_transfer_school("transfers_outgoing"),
+        prepare=_open_transfers),
     # API: public master data and documents.
     "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
     "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
@@ -633,6 +733,8 @@ def _state() -> dict[str, list[Any]]:
         "quality_states": list(RecordState.objects.order_by("pk").values()),
         "identity_states": list(IdentityState.objects.order_by("pk").values()),
         "verification_jobs": list(VerificationJob.objects.order_by("pk").values()),
+        "transfers": list(Transfer.objects.order_by("pk").values()),
+        "enrolments": list(Enrolment.objects.order_by("pk").values()),
     }
 
 

@@ -24,8 +24,9 @@ CLASS_LIST_QUERIES = 12
 # session, user, second-factor device, grants, student, its prefetches (guardian links with
 # guardians, enrolments, status changes), the audited read (3), three policy checks (may
 # edit, may see guardians, may attest), the pupil's current attestations, and the identity
-# panel: the pupil with the principal's identity rights on them, and the identity state.
-STUDENT_DETAIL_QUERIES = 18
+# panel: the pupil with the principal's identity rights on them, and the identity state; the
+# transfer card: may transfer, the pupil's transfers, the schools to move to.
+STUDENT_DETAIL_QUERIES = 21
 
 NumQueries = Callable[[int], AbstractContextManager[Any]]
 
