@@ -41,3 +41,36 @@ class DuplicateDecision(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["entity", "right_id"], name="dedupe_decision_right")]
+
+
+class PairStatus(models.TextChoices):
+    OPEN = "open", _("Chờ xem xét")
+    NOT_SAME = "not_same", _("Không phải cùng một người")
+    MERGED = "merged", _("Đã gộp")
+
+
+class DuplicatePair(models.Model):
+    """Two records a batch run found likely to be the same person, with the match probability
+    and which fields agreed. A run replaces the open pairs of its scope; decided pairs stay."""
+
+    entity = models.CharField(max_length=10)
+    left_id = models.BigIntegerField()
+    right_id = models.BigIntegerField()
+    left_school_id = models.BigIntegerField()
+    right_school_id = models.BigIntegerField()
+    match_probability = models.FloatField()
+    explanation = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, choices=PairStatus.choices,
+                              default=PairStatus.OPEN)
+    found_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "left_id", "right_id"],
+                                    name="dedupe_pair_one_per_pair"),
+            models.CheckConstraint(condition=models.Q(left_id__lt=models.F("right_id")),
+                                   name="dedupe_pair_ordered"),
+        ]
+        indexes = [models.Index(fields=["left_school_id", "status"], name="dedupe_pair_left"),
+                   models.Index(fields=["right_school_id", "status"],
+                                name="dedupe_pair_right")]
