@@ -480,8 +480,10 @@ def curated_small_lists() -> list[ListFile]:
             "enrolment_status",
             [
                 simple("01", "Đang học", active=True),
-                simple("02", "Chuyển đến", active=True),
-                simple("03", "Chuyển đi", active=False),
+                # ``transfer`` marks the statuses a move between schools writes (edureg's own
+                # metadata, not in the MOET export).
+                simple("02", "Chuyển đến", active=True, transfer="in"),
+                simple("03", "Chuyển đi", active=False, transfer="out"),
                 simple("04", "Thôi học", "Bỏ học", active=False),
                 simple("05", "Nghỉ học", active=False),
                 simple("06", "Xin học lại", "Học lại", "Nghỉ học xin học lại", active=True),
