@@ -64,6 +64,7 @@ from edureg.identity.models import (
 )
 from edureg.identity.register.port import COMPARED_FIELDS
 from edureg.registry.models import IDENTITY_FIELDS, SchoolClass, Staff, Student
+from edureg.registry.quality_selectors import Paged, paged
 from edureg.schools.models import School
 
 ENTITIES: Mapping[str, type[Student] | type[Staff]] = {"student": Student, "staff": Staff}
@@ -445,33 +446,14 @@ class QueueRow:
 
 
 @dataclasses.dataclass(frozen=True)
-class Queue:
+class Queue(Paged[QueueRow]):
+    """One page of a school's queue."""
+
     school: School
-    rows: list[QueueRow]
-    number: int
-    pages: int
-    count: int
-    size: int
 
     @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def previous(self) -> int:
-        return self.number - 1
-
-    @property
-    def next(self) -> int:
-        return self.number + 1
-
-    @property
-    def start(self) -> int:
-        return (self.number - 1) * self.size + 1 if self.rows else 0
+    def rows(self) -> list[QueueRow]:
+        return self.items
 
 
 def _workable(model: type[Student] | type[Staff], entity: str, actor: Actor,
@@ -512,12 +494,8 @@ def queue_for_school(*, actor: Actor, school_id: int, queue_status: str = QueueF
     states = states.filter(reach) if reach else states.none()
     if queue_status:
         states = states.filter(queue_status=queue_status)
-    count = states.count()
-    pages = max(1, -(-count // size))
-    number = min(max(1, page), pages)
-    start = (number - 1) * size
-    shown = list(_ordered(states)[start:start + size]) if count else []
-    rows = _queue_rows(actor, school, shown)
+    shown = paged(_ordered(states), page, size, lambda state: state)
+    rows = _queue_rows(actor, school, shown.items)
     student_ids = [row.record_id for row in rows if row.entity == "student"]
     staff_ids = [row.record_id for row in rows if row.entity == "staff"]
     audit_read(actor=actor, entity="student", ids=student_ids, school_id=school.pk,
@@ -525,7 +503,8 @@ def queue_for_school(*, actor: Actor, school_id: int, queue_status: str = QueueF
     if staff_ids:  # the audit index links a read to the records of its own entity
         audit_read(actor=actor, entity="staff", ids=staff_ids, school_id=school.pk,
                    view="identity_queue")
-    return Queue(school=school, rows=rows, number=number, pages=pages, count=count, size=size)
+    return Queue(items=rows, number=shown.number, pages=shown.pages, count=shown.count,
+                 size=size, school=school)
 
 
 def _queue_rows(actor: Actor, school: School, states: list[IdentityState]) -> list[QueueRow]:

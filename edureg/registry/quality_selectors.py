@@ -82,7 +82,7 @@ class Paged(Generic[T]):
         return (self.number - 1) * self.size + 1 if self.items else 0
 
 
-def _paged(rows: QuerySet[Any, Any] | Sequence[Any], number: int, size: int,
+def paged(rows: QuerySet[Any, Any] | Sequence[Any], number: int, size: int,
            make: Callable[[Any], T]) -> Paged[T]:
     """One page of ``rows`` (a page number past the end gives the last page)."""
     count = rows.count() if isinstance(rows, QuerySet) else len(rows)
@@ -183,12 +183,12 @@ def todo(*, actor: Actor, class_id: int | None = None, findings_page: int = 1,
         .order_by(*_BY_CLASS_AND_NAME, "record_id")
         .values("record_id", "school_id", "status_bits", "pupil_name", "pupil_class"))
     result = Todo(
-        findings=_paged(findings, findings_page, TODO_PAGE_SIZE, lambda row: TodoFinding(
+        findings=paged(findings, findings_page, TODO_PAGE_SIZE, lambda row: TodoFinding(
             student_id=row["owner_id"], student_name=row["pupil_name"],
             class_name=row["pupil_class"], school_id=row["school_id"], entity=row["entity"],
             record_id=row["record_id"], field=row["field"], rule_code=row["rule_code"],
             severity=row["severity"], weight=row["weight"])),
-        steps=_paged(steps, steps_page, STEPS_PAGE_SIZE, lambda row: TodoSteps(
+        steps=paged(steps, steps_page, STEPS_PAGE_SIZE, lambda row: TodoSteps(
             student_id=row["record_id"], student_name=row["pupil_name"],
             class_name=row["pupil_class"], school_id=row["school_id"],
             status_bits=row["status_bits"])),
@@ -404,7 +404,7 @@ def authority_overview(*, actor: Actor, today: dt.date, dimension: Dimension | N
         return False, value if lowest_first else -value, entry[2]
 
     listed.sort(key=order)
-    ranked = _paged(listed, page, RANKING_PAGE_SIZE, lambda entry: entry)
+    ranked = paged(listed, page, RANKING_PAGE_SIZE, lambda entry: entry)
     start = (ranked.number - 1) * ranked.size
     rows = [
         SchoolRank(rank=start + index, school_id=pk, name=name, code=code,
