@@ -7,9 +7,10 @@ Runs ``registry.duplicates.student_candidates`` — what every pupil create or i
 runs before saving — for ``--checks`` pupils drawn at random from the database: a third with
 the pupil's own values (a duplicate being typed again: must be found), a third with day and
 month swapped (found), a third with another birth date (a new child with a common name: the
-lookup that must stay cheap under the family-name skew). Reports p50/p95/max milliseconds per
-check and how many checks found the pupil. Point it at a seeded database (e.g. the 2.5 M pupils
-of ``bench/seed.py``); run ``edureg migrate`` on it first.
+lookup that must stay cheap under the family-name skew); every fourth check is an edit of the
+pupil itself (own record excluded, so the lookup on the parents' names runs too). Reports
+p50/p95/max milliseconds per check and how many checks found the pupil. Point it at a seeded
+database (e.g. the 2.5 M pupils of ``bench/seed.py``); run ``edureg migrate`` on it first.
 """
 
 from __future__ import annotations
@@ -54,7 +55,18 @@ def main() -> None:
     picked = picked[:args.checks]
     timings: list[float] = []
     found = {"same": [0, 0], "swapped": [0, 0], "other_date": [0, 0]}
+    edits = 0
     for number, row in enumerate(picked):
+        if number % 4 == 3:
+            born = row["date_of_birth"]
+            assert isinstance(born, dt.date)
+            values = {"full_name": row["full_name"],
+                      "date_of_birth": born + dt.timedelta(days=3)}
+            started = time.perf_counter()
+            student_candidates(values, exclude_id=int(str(row["pk"])))
+            timings.append((time.perf_counter() - started) * 1000)
+            edits += 1
+            continue
         kind = ("same", "swapped", "other_date")[number % 3]
         born = row["date_of_birth"]
         assert isinstance(born, dt.date)
@@ -79,6 +91,7 @@ def main() -> None:
         "ms_p50": round(statistics.median(timings), 2),
         "ms_p95": round(timings[int(len(timings) * 0.95) - 1], 2),
         "ms_max": round(timings[-1], 2),
+        "edits": edits,
         "found_own_record": {kind: f"{hit}/{n}" for kind, (n, hit) in found.items()},
     }, ensure_ascii=False))
 

@@ -14,6 +14,7 @@ from typing import Final, Literal
 
 import polars as pl
 
+from edureg.core.phone import PhoneError, normalise_phone
 from edureg.core.text import fold_diacritics, name_match_key, split_name
 
 __all__ = [
@@ -23,9 +24,11 @@ __all__ = [
     "date_relation",
     "family_name_key",
     "given_name_key",
+    "guardian_features",
     "middle_names_key",
     "name_key",
     "normalise_match_text",
+    "phone_key",
     "prepare_person_frame",
     "swapped_date_key",
 ]
@@ -88,6 +91,17 @@ def given_name_key(value: str | None) -> str | None:
     """Last word of a Vietnamese full name (the given name, "tên"), folded."""
     key = name_key(value)
     return (split_name(key).given or None) if key else None
+
+
+def phone_key(value: str | None) -> str | None:
+    """A phone number in its national ``0…`` form, or ``None`` when it is not a valid one
+    (junk such as "0000000000" is never shared evidence)."""
+    if not value:
+        return None
+    try:
+        return normalise_phone(value)
+    except PhoneError:
+        return None
 
 
 def _parse_date(value: str | date | None) -> tuple[int, int, int] | None:
@@ -212,3 +226,43 @@ def prepare_person_frame(
     if extra_columns:
         out = out.with_columns(frame.select(extra_columns))
     return out
+
+
+# A phone number shared by more persons than a family has children at school is a school's
+# or an agent's number typed for everyone: it says nothing about who is who.
+MAX_PERSONS_PER_PHONE: Final = 6
+
+
+def guardian_features(
+    links: pl.DataFrame,
+    *,
+    person_column: str,
+    full_name_column: str,
+    phone_column: str,
+) -> pl.DataFrame:
+    """Per person, the evidence their parents or guardians give: ``guardian_names`` (sorted,
+    distinct folded full names), ``guardian_key`` (those names joined, for blocking) and
+    ``guardian_phones`` (valid numbers, without those shared by many persons). ``links`` has
+    one row per person and guardian; a person without usable values gets nulls (missing), never
+    empty lists, so the engine counts nothing for them.
+
+    A child typed in again at another school usually comes with the same parents (names and
+    phone retyped), which a name-and-birth-date coincidence in a city of millions does not.
+    """
+    base = pl.DataFrame({
+        "id": links.get_column(person_column),
+        "name": _map_unique(links, full_name_column, name_key, "name"),
+        "phone": _map_unique(links, phone_column, phone_key, "phone"),
+    })
+    shared = (base.drop_nulls("phone").group_by("phone").agg(pl.col("id").n_unique().alias("n"))
+              .filter(pl.col("n") > MAX_PERSONS_PER_PHONE).get_column("phone"))
+    base = base.with_columns(
+        pl.when(pl.col("phone").is_in(shared.implode())).then(None).otherwise(pl.col("phone"))
+        .alias("phone"))
+    names = (base.drop_nulls("name").group_by("id")
+             .agg(pl.col("name").unique().sort().alias("guardian_names")))
+    phones = (base.drop_nulls("phone").group_by("id")
+              .agg(pl.col("phone").unique().sort().alias("guardian_phones")))
+    return (names.join(phones, on="id", how="full", coalesce=True)
+            .with_columns(pl.col("guardian_names").list.join(" | ").alias("guardian_key"))
+            .select("id", "guardian_names", "guardian_key", "guardian_phones"))

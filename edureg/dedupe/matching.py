@@ -46,6 +46,7 @@ import numpy.typing as npt
 import polars as pl
 
 __all__ = [
+    "PERSONAL_ID_M",
     "BlockingRule",
     "Comparison",
     "Level",
@@ -59,6 +60,7 @@ __all__ = [
     "link_pairs",
     "person_spec",
     "predict",
+    "shared_values_comparison",
     "string_comparison",
 ]
 
@@ -90,6 +92,15 @@ class Comparison:
     term_frequency: bool = False
     # Extra columns whose NULL also makes the comparison missing (e.g. a swapped-name level).
     columns: tuple[str, ...] = ()
+    # m per level fixed from what is known rather than learnt by EM (Splink's "fix m"): EM can
+    # only learn a level from matches that show it, and e.g. no planted duplicate keeps its ID
+    # number, so "two different ID numbers" would stay at its uninformed start.
+    fixed_m: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.fixed_m and (len(self.fixed_m) != self.level_count
+                             or abs(sum(self.fixed_m) - 1.0) > 1e-9):
+            raise ValueError(f"comparison {self.name}: fixed_m needs one value per level, sum 1")
 
     @property
     def level_count(self) -> int:
@@ -242,7 +253,9 @@ _TWO_EDITS = (
 )
 
 
-def identifier_comparison(column: str, *, name: str | None = None) -> Comparison:
+def identifier_comparison(
+    column: str, *, name: str | None = None, fixed_m: tuple[float, ...] = ()
+) -> Comparison:
     """Exact, one typo (insert/delete/substitute/transpose), two typos, different."""
     return Comparison(
         name=name or column,
@@ -252,6 +265,27 @@ def identifier_comparison(column: str, *, name: str | None = None) -> Comparison
             Level("one_typo", _ONE_EDIT),
             Level("two_typos", _TWO_EDITS),
         ),
+        fixed_m=fixed_m,
+    )
+
+
+# A personal ID number is issued once per citizen and never reused: two records of one person
+# carry the same number, or one mistyped. Two unrelated numbers on one person happen only
+# when someone typed another person's number (a sibling's), which we take as 1 in 200.
+PERSONAL_ID_M: tuple[float, ...] = (0.95, 0.03, 0.015, 0.005)
+
+
+def shared_values_comparison(column: str, *, name: str | None = None) -> Comparison:
+    """For list columns (a person's guardians' names, their phone numbers): two or more values
+    in common, one in common, none. A person without values is missing, not "none"."""
+    return Comparison(
+        name=name or column,
+        column=column,
+        levels=(
+            Level("two_shared", "len(list_intersect({l}, {r})) >= 2"),
+            Level("one_shared", "len(list_intersect({l}, {r})) >= 1"),
+        ),
+        else_label="none_shared",
     )
 
 
@@ -292,7 +326,7 @@ def person_spec() -> LinkageSpec:
             # No separate comparison of the accented full name: it would count the same name
             # evidence twice (the parts are already compared, term-frequency adjusted).
             date_comparison("dob"),
-            identifier_comparison("id_number"),
+            identifier_comparison("id_number", fixed_m=PERSONAL_ID_M),
         ),
         blocking_rules=(
             BlockingRule(('"id_number"',)),
@@ -517,12 +551,15 @@ def _em_m(
     u: list[FloatArray],
     active: Sequence[int],
     spec: LinkageSpec,
+    fixed: Sequence[int] = (),
 ) -> list[FloatArray]:
-    """EM for m (u fixed) over the given comparisons; returns the estimated m arrays."""
+    """EM for m (u fixed) over the ``active`` comparisons; ``fixed`` ones (m known) count as
+    evidence without being learnt. Returns the estimated m arrays."""
     m = [array.copy() for array in m]
+    evidence = [*active, *fixed]
     prior = 0.1
     for _ in range(spec.em_max_iterations):
-        post = _posterior(_log_ratio(patterns, m, u, active), prior)
+        post = _posterior(_log_ratio(patterns, m, u, evidence), prior)
         weighted = post * counts
         new_prior = float(np.clip(weighted.sum() / counts.sum(), 1e-6, 1 - 1e-6))
         change = abs(new_prior - prior)
@@ -573,7 +610,11 @@ def _train(session: _Session) -> ModelParameters:
     timings["u_random_sampling"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    initial = [_initial_m(comparison) for comparison in spec.comparisons]
+    initial = [
+        np.array(comparison.fixed_m, dtype=np.float64) if comparison.fixed_m
+        else _initial_m(comparison)
+        for comparison in spec.comparisons
+    ]
     sums = [np.zeros_like(array) for array in initial]
     rounds = [0] * len(spec.comparisons)
     rule_index = list(spec.blocking_rules)
@@ -582,7 +623,9 @@ def _train(session: _Session) -> ModelParameters:
             rule_index.append(rule)
     width = len(spec.comparisons)
     for rule in spec.training_rules or spec.blocking_rules:
-        active = [i for i, c in enumerate(spec.comparisons) if not rule.uses(c)]
+        active = [
+            i for i, c in enumerate(spec.comparisons) if not rule.uses(c) and not c.fixed_m
+        ]
         if not active:
             continue
         position = rule_index.index(rule)
@@ -598,13 +641,18 @@ def _train(session: _Session) -> ModelParameters:
         patterns, counts = _patterns(session.connection, source, width)
         if counts.sum() == 0:
             continue
-        estimated = _em_m(patterns, counts, initial, u, active, spec)
+        fixed = [
+            i for i, c in enumerate(spec.comparisons) if not rule.uses(c) and c.fixed_m
+        ]
+        estimated = _em_m(patterns, counts, initial, u, active, spec, fixed)
         for index in active:
             sums[index] += estimated[index]
             rounds[index] += 1
     m = [
-        total / count if count else start
-        for total, count, start in zip(sums, rounds, initial, strict=True)
+        start if comparison.fixed_m else total / count if count else start
+        for total, count, start, comparison in zip(
+            sums, rounds, initial, spec.comparisons, strict=True
+        )
     ]
 
     # Prior over all N pairs, m and u fixed; pairs outside the blocks count as non-matches.

@@ -63,6 +63,10 @@ class DuplicatePair(models.Model):
     status = models.CharField(max_length=10, choices=PairStatus.choices,
                               default=PairStatus.OPEN)
     found_at = models.DateTimeField()
+    # Who closed the pair in the review queue ("not the same person", or merged), and when.
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -73,4 +77,6 @@ class DuplicatePair(models.Model):
         ]
         indexes = [models.Index(fields=["left_school_id", "status"], name="dedupe_pair_left"),
                    models.Index(fields=["right_school_id", "status"],
-                                name="dedupe_pair_right")]
+                                name="dedupe_pair_right"),
+                   # A record's pairs (the quality feed asks per record, from either side).
+                   models.Index(fields=["entity", "right_id"], name="dedupe_pair_right_id")]

@@ -85,6 +85,11 @@ _CHANGE_ACTIONS = {"student.update": "student", "student.create": "student",
                    "staff.update": "staff", "staff.create": "staff"}
 _FEED = "identity"
 _MOVED = "student.transferred"
+# A merge retires the merged record's state (the record is gone from every list; its answers
+# stay in the audit log); the kept record's state stays as it is, its identity fields being
+# unchanged. An undo sends the restored record to be verified again, as a new person is.
+_MERGED = "student.merged"
+_UNMERGED = "student.unmerged"
 
 
 # -- persons as the register sees them ------------------------------------------------------
@@ -193,8 +198,8 @@ def _targets(actor: Actor, target: Target) -> tuple[dict[str, list[int]], int | 
         require(actor, perm, school)
         if not may_verify_school(actor, school):
             raise PermissionDenied
-        return ({"student": list(Student.objects.filter(school=school).values_list("pk",
-                                                                                   flat=True)),
+        return ({"student": list(Student.objects.live().filter(school=school)
+                                 .values_list("pk", flat=True)),
                  "staff": list(Staff.objects.filter(school=school).values_list("pk", flat=True))},
                 school.pk, school.pk)
     if kind == JobKind.AUTHORITY:
@@ -203,7 +208,7 @@ def _targets(actor: Actor, target: Target) -> tuple[dict[str, list[int]], int | 
         authority = Authority.objects.filter(pk=target.authority_id or 0).first()
         if authority is None or not _authority_grant(actor, perm, authority.pk):
             raise Http404
-        return ({"student": list(Student.objects.filter(school__authority=authority)
+        return ({"student": list(Student.objects.live().filter(school__authority=authority)
                                  .values_list("pk", flat=True)),
                  "staff": list(Staff.objects.filter(school__authority=authority)
                                .values_list("pk", flat=True))},
@@ -294,7 +299,8 @@ def changes_catch_up(*, batch: int = 2000) -> int:
             FeedHead.objects.get_or_create(name=_FEED)
             head = FeedHead.objects.select_for_update().get(name=_FEED)
             events = list(AuditEvent.objects.filter(seq__gt=head.seq,
-                                                    action__in=[*_CHANGE_ACTIONS, _MOVED])
+                                                    action__in=[*_CHANGE_ACTIONS, _MOVED,
+                                                                _MERGED, _UNMERGED])
                           .order_by("seq").values("seq", "action", "entity_id", "actor_id",
                                                   "data")[:batch])
             if not events:
@@ -306,6 +312,14 @@ def changes_catch_up(*, batch: int = 2000) -> int:
                     IdentityState.objects.filter(
                         entity="student", record_id=int(event["entity_id"])).update(
                         school_id=int(data["to_school_id"]))
+                    continue
+                if event["action"] == _MERGED:  # written once per record: idempotent
+                    IdentityState.objects.filter(
+                        entity="student", record_id=int(data["merged_id"])).delete()
+                    wanted["student"].pop(int(data["merged_id"]), None)
+                    continue
+                if event["action"] == _UNMERGED:
+                    wanted["student"][int(data["merged_id"])] = event["actor_id"]
                     continue
                 entity = _CHANGE_ACTIONS[event["action"]]
                 fields = set(data.get("changes") or {}) | set(data.get("fields") or ())

@@ -103,7 +103,22 @@ class QualityTotal(Counters):
         ]
 
 
-class DailySnapshot(Counters):
+class DuplicateCounts(models.Model):
+    """Duplicate candidates touching the records that day, by where they stand: still open,
+    decided "not the same person", merged (a pair across two schools counts at both)."""
+
+    duplicates_open = models.IntegerField(default=0)
+    duplicates_not_same = models.IntegerField(default=0)
+    duplicates_merged = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+DUPLICATE_FIELDS = ("duplicates_open", "duplicates_not_same", "duplicates_merged")
+
+
+class DailySnapshot(Counters, DuplicateCounts):
     school_id = models.BigIntegerField()
     entity = models.CharField(max_length=10)
     day = models.DateField()
@@ -115,7 +130,7 @@ class DailySnapshot(Counters):
         indexes = [models.Index(fields=["entity", "day"], name="quality_snapshot_day")]
 
 
-class AuthoritySnapshot(Counters):
+class AuthoritySnapshot(Counters, DuplicateCounts):
     """The day's snapshots of an authority's active schools, summed."""
 
     authority_id = models.BigIntegerField()

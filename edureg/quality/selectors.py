@@ -19,6 +19,7 @@ from django.db.models import Case, IntegerField, Max, QuerySet, Sum, Value, When
 
 from edureg.quality.models import (
     COUNTER_FIELDS,
+    DUPLICATE_FIELDS,
     AuthoritySnapshot,
     DailySnapshot,
     Finding,
@@ -104,6 +105,9 @@ class Scores:
 
 
 _SUMS = {name: Sum(name) for name in COUNTER_FIELDS}
+# Summed over schools a pair between two of them counts twice: the authority's own trend
+# reads ``AuthoritySnapshot``, which counts it once.
+_DUPLICATE_SUMS = {name: Sum(name) for name in DUPLICATE_FIELDS}
 
 
 def school_scores(school_ids: SchoolIds, *, entity: str = "student") -> dict[int, Scores]:
@@ -134,9 +138,23 @@ def total(scores: Iterable[Scores]) -> Scores:
 
 
 @dataclasses.dataclass(frozen=True)
+class DuplicatePairs:
+    """Duplicate candidates that day: still open, decided "not the same person", merged."""
+
+    open: int = 0
+    not_same: int = 0
+    merged: int = 0
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> DuplicatePairs:
+        return cls(*(int(row.get(name) or 0) for name in DUPLICATE_FIELDS))
+
+
+@dataclasses.dataclass(frozen=True)
 class TrendPoint:
     day: dt.date
     scores: Scores
+    duplicates: DuplicatePairs = DuplicatePairs()
 
 
 def trend(school_ids: SchoolIds, *, until: dt.date, days: int = TREND_DAYS,
@@ -146,8 +164,9 @@ def trend(school_ids: SchoolIds, *, until: dt.date, days: int = TREND_DAYS,
     since = until - dt.timedelta(days=days - 1)
     rows = (DailySnapshot.objects
             .filter(school_id__in=school_ids, entity=entity, day__gte=since, day__lte=until)
-            .values("day").annotate(**_SUMS).order_by("day"))
-    return [TrendPoint(day=row["day"], scores=Scores.of(row)) for row in rows]
+            .values("day").annotate(**_SUMS, **_DUPLICATE_SUMS).order_by("day"))
+    return [TrendPoint(day=row["day"], scores=Scores.of(row),
+                       duplicates=DuplicatePairs.of(row)) for row in rows]
 
 
 def authority_trend(authority_id: int, *, until: dt.date, days: int = TREND_DAYS,
@@ -157,8 +176,9 @@ def authority_trend(authority_id: int, *, until: dt.date, days: int = TREND_DAYS
     since = until - dt.timedelta(days=days - 1)
     rows = (AuthoritySnapshot.objects
             .filter(authority_id=authority_id, entity=entity, day__gte=since, day__lte=until)
-            .values("day", *COUNTER_FIELDS).order_by("day"))
-    return [TrendPoint(day=row["day"], scores=Scores.of(row)) for row in rows]
+            .values("day", *COUNTER_FIELDS, *DUPLICATE_FIELDS).order_by("day"))
+    return [TrendPoint(day=row["day"], scores=Scores.of(row),
+                       duplicates=DuplicatePairs.of(row)) for row in rows]
 
 
 def snapshots_version() -> int:

@@ -6,9 +6,11 @@ policy, writes and audits in one transaction and recomputes the records' quality
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,8 +19,10 @@ from edureg.access.roles import Perm
 from edureg.audit import actions
 from edureg.audit.services import audit_record
 from edureg.core.text import TextValueError, clean_text
+from edureg.dedupe.models import DuplicatePair, PairStatus
 from edureg.quality.models import (
     COUNTER_FIELDS,
+    DUPLICATE_FIELDS,
     AuthoritySnapshot,
     CheckKind,
     DailySnapshot,
@@ -157,12 +161,41 @@ def school_sign_off(*, actor: Actor, school: School, round_label: str,
     return sign_off
 
 
+_PAIR_FIELD = {PairStatus.OPEN: "duplicates_open", PairStatus.NOT_SAME: "duplicates_not_same",
+               PairStatus.MERGED: "duplicates_merged"}
+
+
+def _duplicate_counts(key: Callable[[int], int | None]) -> dict[int, dict[str, int]]:
+    """Duplicate pairs by where they stand, per ``key(school id)`` (the school itself, or its
+    authority): a pair between two schools counts at both, once at an authority holding both.
+    Open pairs with a pupil merged away since are left out (they are moot)."""
+    merged = Student.objects.filter(merged_into__isnull=False).values("pk")
+    pairs = DuplicatePair.objects.filter(entity="student")
+    moot = Q(status=PairStatus.OPEN) & (Q(left_id__in=merged) | Q(right_id__in=merged))
+    counts: dict[int, dict[str, int]] = {}
+    for row in (pairs.exclude(moot).values("left_school_id", "right_school_id", "status")
+                .annotate(n=Count("pk"))):
+        field = _PAIR_FIELD.get(row["status"])
+        if field is None:
+            continue
+        for target in {key(row["left_school_id"]), key(row["right_school_id"])} - {None}:
+            assert target is not None
+            counts.setdefault(target, dict.fromkeys(DUPLICATE_FIELDS, 0))[field] += row["n"]
+    return counts
+
+
 def snapshots_take(*, day: dt.date | None = None) -> int:
     """Copy every school's totals into the day's snapshot, and their sums per authority
-    (replacing those taken earlier that day). Returns the number of school rows written."""
+    (replacing those taken earlier that day), with the pupils' duplicate pairs by where they
+    stand that day (the trend of review decisions). Returns the number of school rows
+    written."""
     when = day or timezone.localdate()
     rows = list(QualityTotal.objects.filter(class_id__isnull=True).values(
         "school_id", "entity", *COUNTER_FIELDS))
+    duplicates = _duplicate_counts(lambda school_id: school_id)
+    for row in rows:
+        if row["entity"] == "student":
+            row.update(duplicates.get(row["school_id"], {}))
     with transaction.atomic():
         DailySnapshot.objects.filter(day=when).delete()
         DailySnapshot.objects.bulk_create([DailySnapshot(day=when, **row) for row in rows],
@@ -188,6 +221,11 @@ def authority_snapshots_take(day: dt.date) -> int:
         counters["schools"] += 1
         for name in COUNTER_FIELDS:
             counters[name] += row[name]
+    # Not the schools' sum: a pair between two of its schools is one pair to the authority.
+    duplicates = _duplicate_counts(authority_of.get)
+    for (authority_id, entity), counters in sums.items():
+        if entity == "student":
+            counters.update(duplicates.get(authority_id, {}))
     with transaction.atomic():
         AuthoritySnapshot.objects.filter(day=day).delete()
         AuthoritySnapshot.objects.bulk_create([

@@ -16,10 +16,18 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from edureg.dedupe.features import prepare_person_frame
-from edureg.dedupe.matching import LinkageSpec, exact_comparison, find_pairs, person_spec
+from edureg.dedupe.features import guardian_features, prepare_person_frame
+from edureg.dedupe.matching import (
+    BlockingRule,
+    Comparison,
+    Level,
+    LinkageSpec,
+    exact_comparison,
+    find_pairs,
+    person_spec,
+)
 from edureg.dedupe.models import Decision, DuplicateDecision, DuplicatePair, PairStatus
-from edureg.registry.quality import _read_frame
+from edureg.registry.quality import _read_frame, duplicates_changed
 
 _EXPLANATION_MAX = 500
 # Plain fields compared beside name, birth date and ID number (empty = missing, never
@@ -28,10 +36,42 @@ _EXPLANATION_MAX = 500
 _EXTRA = ("sex", "birthplace_legacy_province", "permanent_commune")
 
 
+_SHARED = "len(list_intersect({l}, {r})) >= "
+_PHONE = 'len(list_intersect(l."guardian_phones", r."guardian_phones")) >= 1'
+
+
+def parents_comparison() -> Comparison:
+    """The parents as one piece of evidence: their names and phone numbers go together (a
+    family keeps both), so counting them as two independent agreements would make brothers and
+    sisters look like one child. Missing when either pupil has no parent's name."""
+    return Comparison(
+        name="guardians",
+        column="guardian_names",
+        levels=(
+            Level("names_and_phone", f"{_SHARED}1 AND {_PHONE}"),
+            Level("two_names", f"{_SHARED}2"),
+            Level("one_name", f"{_SHARED}1"),
+            Level("phone_only", _PHONE),
+        ),
+        else_label="none_shared",
+    )
+
+
 def pupil_spec() -> LinkageSpec:
+    """``person_spec`` plus the plain fields above and the parents: their names and phone
+    numbers. Two more blocking rules find a child whose name or birth date was mistyped
+    through the parents: same given name, or same birth year, and the same parents' names."""
     spec = person_spec()
-    return dataclasses.replace(spec, comparisons=(
-        *spec.comparisons, *(exact_comparison(column) for column in _EXTRA)))
+    return dataclasses.replace(
+        spec,
+        comparisons=(*spec.comparisons, *(exact_comparison(column) for column in _EXTRA),
+                     parents_comparison()),
+        blocking_rules=(*spec.blocking_rules,
+                        BlockingRule(('"given"', '"guardian_key"'),
+                                     constrains=("guardians",)),
+                        BlockingRule(('"birth_year"', '"guardian_key"'),
+                                     constrains=("guardians", "dob"))),
+    )
 _INSERT_CHUNK = 5000
 
 
@@ -51,7 +91,9 @@ def dedupe_run(*, school_ids: Sequence[int] | None = None,
     started = time.perf_counter()
     # Inside an open transaction only Django's connection sees its rows (as for the rescan).
     raw = _read_frame(f"SELECT id, school_id, full_name, date_of_birth, personal_id_number, "  # noqa: S608 - fixed names
-                      f"{', '.join(_EXTRA)} FROM registry_student",
+                      f"{', '.join(_EXTRA)} FROM registry_student "
+                      # A record merged into another lives on only for history and undo.
+                      f"WHERE merged_into_id IS NULL",
                       own_connection=connection.in_atomic_block)
     if raw.height < 2:
         return RunReport(raw.height, 0, 0, 0, round(time.perf_counter() - started, 2))
@@ -61,6 +103,17 @@ def dedupe_run(*, school_ids: Sequence[int] | None = None,
                            .alias(name) for name in _EXTRA)),
         id_column="id", full_name_column="full_name", date_of_birth_column="date_of_birth",
         id_number_column="personal_id_number", extra_columns=_EXTRA)
+    links = _read_frame("SELECT sg.student_id, g.full_name, g.phone "
+                        "FROM registry_studentguardian sg "
+                        "JOIN registry_guardian g ON g.id = sg.guardian_id "
+                        "JOIN registry_student s ON s.id = sg.student_id "
+                        "WHERE s.merged_into_id IS NULL",
+                        own_connection=connection.in_atomic_block)
+    links = links.with_columns(pl.col("student_id").cast(pl.Int64),
+                               pl.col("full_name", "phone").cast(pl.String))
+    prepared = prepared.with_columns(pl.col("id").cast(pl.Int64)).join(
+        guardian_features(links, person_column="student_id", full_name_column="full_name",
+                          phone_column="phone"), on="id", how="left")
     pairs = find_pairs(prepared, pupil_spec(), min_probability=min_probability)
     schools = dict(zip(raw.get_column("id").to_list(), raw.get_column("school_id").to_list(),
                        strict=True))
@@ -83,6 +136,7 @@ def dedupe_run(*, school_ids: Sequence[int] | None = None,
         if school_ids is not None:
             stale = stale.filter(Q(left_school_id__in=school_ids)
                                  | Q(right_school_id__in=school_ids))
+        touched = {pk for pair in stale.values_list("left_id", "right_id") for pk in pair}
         stale.delete()
         for start in range(0, len(fresh), _INSERT_CHUNK):
             DuplicatePair.objects.bulk_create([
@@ -92,6 +146,11 @@ def dedupe_run(*, school_ids: Sequence[int] | None = None,
                               explanation=explanation[:_EXPLANATION_MAX], found_at=now)
                 for low, high, probability, explanation in fresh[start:start + _INSERT_CHUNK]],
                 ignore_conflicts=True)
+        # "sạch" counts open pairs: the pupils whose pairs came or went are measured again.
+        touched |= {pk for low, high, _, _ in fresh for pk in (low, high)}
+        ordered = sorted(touched)
+        for start in range(0, len(ordered), _INSERT_CHUNK):
+            duplicates_changed(ordered[start:start + _INSERT_CHUNK])
     return RunReport(persons=raw.height, pairs_found=len(rows), pairs_stored=len(fresh),
                      pairs_already_decided=len(rows) - len(fresh),
                      seconds=round(time.perf_counter() - started, 2))

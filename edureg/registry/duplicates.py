@@ -5,8 +5,11 @@ audited, and never proposed again).
 
 The checks are exact lookups on indexed keys, cheap enough for every save: the same personal
 ID number; the same name without diacritics (``name_match_key``) and date of birth; the same
-name and the date with day and month swapped. A missing value never counts as agreement: a
-pupil without date of birth is matched on the ID number only.
+name and the date with day and month swapped; for a pupil being edited, the same name, birth
+year and a parent's name. Staff are checked like pupils (without parents); parents and
+guardians on the ID number, the name with the phone number, or the name with the birth year
+at the same school. The import of workbooks (intake) will call the same functions. A missing
+value never counts as agreement: a pupil without date of birth is matched on the ID number only.
 """
 
 from __future__ import annotations
@@ -17,15 +20,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from edureg.access.policy import Actor
 from edureg.audit.services import audit_record
 from edureg.core.text import TextValueError, clean_text, name_match_key
+from edureg.dedupe.features import phone_key
 from edureg.dedupe.models import Decision, DuplicateDecision
-from edureg.registry.models import Student
+from edureg.registry.models import Guardian, Staff, Student, StudentGuardian
 
 _REASON_MIN = 10
 _REASON_MAX = 300
@@ -74,36 +78,95 @@ def student_candidates(values: Mapping[str, Any], *, exclude_id: int | None = No
     key = name_match_key(str(values.get("full_name") or ""))
     born = values.get("date_of_birth")
     number = values.get("personal_id_number") or None
-    reasons: dict[int, list[str]] = {}
-    rows: dict[int, dict[str, Any]] = {}
     lookups: list[tuple[Q, str]] = []
     if number:
         lookups.append((Q(personal_id_number=number), _("Trùng số định danh cá nhân")))
-    if key and isinstance(born, dt.date):
-        lookups.append((Q(name_match_key=key, date_of_birth=born),
-                        _("Trùng họ tên (không kể dấu) và ngày sinh")))
-        other = swapped(born)
-        if other is not None:
-            lookups.append((Q(name_match_key=key, date_of_birth=other),
-                            _("Trùng họ tên, ngày sinh đảo ngày và tháng")))
+    lookups += _name_and_birth(key, born)
+    if key and isinstance(born, dt.date) and exclude_id is not None:
+        # A wrong day or month slips past the lookups above; the parents do not change.
+        parents = list(StudentGuardian.objects.filter(student_id=exclude_id)
+                       .exclude(guardian__name_match_key="")
+                       .values_list("guardian__name_match_key", flat=True))
+        if parents:
+            lookups.append((
+                Q(name_match_key=key, date_of_birth__year=born.year,
+                  guardian_links__guardian__name_match_key__in=parents),
+                _("Trùng họ tên, năm sinh và họ tên cha/mẹ")))
+    return _look_up(Student.objects.live(), "student", lookups, exclude_id=exclude_id)
+
+
+def _name_and_birth(key: str, born: object) -> list[tuple[Q, str]]:
+    if not key or not isinstance(born, dt.date):
+        return []
+    lookups = [(Q(name_match_key=key, date_of_birth=born),
+                _("Trùng họ tên (không kể dấu) và ngày sinh"))]
+    other = swapped(born)
+    if other is not None:
+        lookups.append((Q(name_match_key=key, date_of_birth=other),
+                        _("Trùng họ tên, ngày sinh đảo ngày và tháng")))
+    return lookups
+
+
+def staff_candidates(values: Mapping[str, Any], *, exclude_id: int | None = None
+                     ) -> list[Candidate]:
+    """Existing staff records that look like ``values``: same ID number, or the same name
+    (without diacritics) and birth date, or that date with day and month swapped."""
+    key = name_match_key(str(values.get("full_name") or ""))
+    number = values.get("personal_id_number") or None
+    lookups: list[tuple[Q, str]] = []
+    if number:
+        lookups.append((Q(personal_id_number=number), _("Trùng số định danh cá nhân")))
+    lookups += _name_and_birth(key, values.get("date_of_birth"))
+    return _look_up(Staff.objects.all(), "staff", lookups, exclude_id=exclude_id)
+
+
+def guardian_candidates(values: Mapping[str, Any], *, school_id: int,
+                        exclude_id: int | None = None) -> list[Candidate]:
+    """Existing parents or guardians that look like ``values``: same ID number; the same name
+    (without diacritics) and phone number; or, at the same school, the same name and birth
+    year. A name with a birth year alone is too common to claim across a city."""
+    key = name_match_key(str(values.get("full_name") or ""))
+    number = values.get("personal_id_number") or None
+    phone = phone_key(str(values.get("phone") or ""))
+    year = values.get("birth_year")
+    lookups: list[tuple[Q, str]] = []
+    if number:
+        lookups.append((Q(personal_id_number=number), _("Trùng số định danh cá nhân")))
+    if key and phone:
+        lookups.append((Q(name_match_key=key, phone=phone),
+                        _("Trùng họ tên và số điện thoại")))
+    if key and isinstance(year, int):
+        lookups.append((Q(name_match_key=key, birth_year=year, school_id=school_id),
+                        _("Trùng họ tên và năm sinh, cùng trường")))
+    return _look_up(Guardian.objects.all(), "guardian", lookups, exclude_id=exclude_id)
+
+
+def _look_up(records: QuerySet[Any], entity: str, lookups: list[tuple[Q, str]], *,
+             exclude_id: int | None) -> list[Candidate]:
+    """Run each lookup (at most ``_LIMIT`` rows each) and merge the reasons per record, without
+    the pairs already decided "not the same person"."""
+    class_field = "current_class_id" if entity == "student" else None
+    date_field = "date_of_birth" if entity != "guardian" else None
+    reasons: dict[int, list[str]] = {}
+    rows: dict[int, dict[str, Any]] = {}
     for condition, reason in lookups:
-        found = Student.objects.filter(condition)
+        found = records.filter(condition)
         if exclude_id is not None:
             found = found.exclude(pk=exclude_id)
-        for row in found.values("pk", "full_name", "date_of_birth", "school_id",
-                                "current_class_id")[:_LIMIT]:
+        fields = ["pk", "full_name", "school_id", *filter(None, (class_field, date_field))]
+        for row in found.distinct().values(*fields)[:_LIMIT]:
             rows[row["pk"]] = dict(row)
             reasons.setdefault(row["pk"], []).append(reason)
     if exclude_id is not None and rows:
-        decided = DuplicateDecision.objects.filter(entity="student", decision=Decision.NOT_SAME)
+        decided = DuplicateDecision.objects.filter(entity=entity, decision=Decision.NOT_SAME)
         pairs = [_ordered(exclude_id, pk) for pk in rows]
         settled = decided.filter(
             Q(*[Q(left_id=left, right_id=right) for left, right in pairs], _connector=Q.OR))
         for left, right in settled.values_list("left_id", "right_id"):
             rows.pop(right if left == exclude_id else left, None)
     return [Candidate(record_id=pk, full_name=row["full_name"],
-                      date_of_birth=row["date_of_birth"], school_id=row["school_id"],
-                      class_id=row["current_class_id"], reasons=tuple(reasons[pk]))
+                      date_of_birth=row.get("date_of_birth"), school_id=row["school_id"],
+                      class_id=row.get("current_class_id"), reasons=tuple(reasons[pk]))
             for pk, row in sorted(rows.items())]
 
 

@@ -91,6 +91,12 @@ class PersonNameFields(models.Model):
         abstract = True
 
 
+class StudentQuerySet(models.QuerySet["Student"]):
+    def live(self) -> StudentQuerySet:
+        """Without the records merged into another (they stay only for history and undo)."""
+        return self.filter(merged_into__isnull=True)
+
+
 class Student(PersonNameFields):
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="students")
     current_class = models.ForeignKey(
@@ -137,8 +143,15 @@ class Student(PersonNameFields):
     policy_group_code = models.CharField(_("đối tượng chính sách"), max_length=10, blank=True)
     # Code-list name → version the stored codes refer to, e.g. {"ethnicity": "2025.1"}.
     code_versions = models.JSONField(default=dict, blank=True)
+    # A duplicate merged into another pupil (``registry.merge``): kept for history and undo,
+    # gone from lists, selectors, quality measures and duplicate checks.
+    merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="merged_records")
+    merged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StudentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("học sinh")
@@ -163,16 +176,19 @@ class Student(PersonNameFields):
 
     @classmethod
     def scope_q(cls, grant: Grant, actor_id: int) -> Q:
+        # A merged record is nobody's to see or change: it lives on only in the merge's
+        # history (and comes back if the merge is undone).
+        live = Q(merged_into__isnull=True)
         q = _tenant_q(grant, school="school_id", authority="school__authority_id")
         if q is not None:
-            return q
+            return q & live
         if grant.scope is Scope.OWN_CLASSES:
             return Q(
                 school_id=grant.school_id,
                 current_class_id__in=Assignment.objects.current()
                 .filter(staff__user_id=actor_id, school_class__isnull=False)
                 .values("school_class_id"),
-            )
+            ) & live
         return Q(pk__in=[])
 
 
@@ -305,6 +321,38 @@ class Transfer(models.Model):
                                     name="one_open_transfer_per_student"),
         ]
         indexes = [models.Index(fields=["to_school", "status"], name="transfer_incoming")]
+
+
+class StudentMerge(models.Model):
+    """One pupil record merged into another (``registry.merge``), with the ids of exactly what
+    moved, so that an authority officer can undo it. The audit events carry the same."""
+
+    kept = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="merges_kept")
+    merged = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="merges_merged")
+    reason = models.CharField(_("lý do"), max_length=300)
+    moved = models.JSONField(default=dict)
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="+")
+    merged_at = models.DateTimeField()
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  null=True, blank=True, related_name="+")
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undo_reason = models.CharField(_("lý do hoàn tác"), max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merged"], condition=Q(undone_at__isnull=True),
+                                    name="one_standing_merge_per_student"),
+        ]
+
+    @classmethod
+    def scope_q(cls, grant: Grant, actor_id: int) -> Q:
+        if grant.scope is Scope.AUTHORITY:
+            return Q(kept__school__authority_id=grant.authority_id,
+                     merged__school__authority_id=grant.authority_id)
+        if grant.scope is Scope.SCHOOL:
+            return Q(kept__school_id=grant.school_id) | Q(merged__school_id=grant.school_id)
+        return Q(pk__in=[])
 
 
 class Staff(PersonNameFields):

@@ -31,7 +31,14 @@ from edureg.quality.engine import (
     summarise,
 )
 from edureg.quality.models import COUNTER_FIELDS, Finding
-from edureg.quality.rules.catalogue import Dimension, Kind, RuleSet, Severity
+from edureg.quality.rules.catalogue import (
+    DUPLICATE_COLUMN,
+    DUPLICATE_RULE_CODE,
+    Dimension,
+    Kind,
+    RuleSet,
+    Severity,
+)
 from edureg.quality.rules.checks import TODAY
 from edureg.quality.services import (
     OwnerResult,
@@ -69,14 +76,40 @@ _OTHER_HOLDERS = {
 }
 
 
+# A pupil merged into another is no holder of anything any more (its row stays for history).
+_LIVE_HOLDER = {"registry_student": " AND o.merged_into_id IS NULL"}
+
+
 def _shared(alias: str, entity: str) -> str:
     probes = " OR ".join(
         f"EXISTS (SELECT 1 FROM {table} o "  # noqa: S608 - fixed names
         f"WHERE o.personal_id_number = {alias}.personal_id_number "
-        f"AND o.name_match_key <> {alias}.name_match_key)"
+        f"AND o.name_match_key <> {alias}.name_match_key{_LIVE_HOLDER.get(table, '')})"
         for table in _OTHER_HOLDERS[entity])
     return (f"CASE WHEN {alias}.personal_id_number IS NOT NULL AND ({probes}) THEN 1 ELSE 0 END "
             "AS personal_id_shared")
+
+
+def _open_pair_sql(own: str, other: str, alias: str) -> str:
+    return ("SELECT 1 FROM dedupe_duplicatepair p "  # noqa: S608 - fixed names
+            f"JOIN registry_student o ON o.id = p.{other} "
+            f"WHERE p.entity = 'student' AND p.{own} = {alias}.id AND p.status = 'open' "
+            "AND o.merged_into_id IS NULL")
+
+
+def _duplicate_open(alias: str) -> str:
+    """1 when the pupil has an open duplicate candidate (with a pupil not merged away)."""
+    return (f"CASE WHEN EXISTS ({_open_pair_sql('left_id', 'right_id', alias)}) "
+            f"OR EXISTS ({_open_pair_sql('right_id', 'left_id', alias)}) "
+            f"THEN 1 ELSE 0 END AS {DUPLICATE_COLUMN}")
+
+
+# The same for a rescan of many schools: every pupil with an open pair, read once per chunk.
+_OPEN_PAIR_IDS = [
+    f"SELECT p.{own} AS record_id FROM dedupe_duplicatepair p "  # noqa: S608 - fixed names
+    f"JOIN registry_student o ON o.id = p.{other} "
+    "WHERE p.entity = 'student' AND p.status = 'open' AND o.merged_into_id IS NULL"
+    for own, other in (("left_id", "right_id"), ("right_id", "left_id"))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,16 +191,16 @@ def _checks_frame_join(frame: pl.DataFrame, checks: pl.DataFrame, entity: str,
 def _student_sql(rule_set: RuleSet, *, batch: bool = False) -> str:
     fields = ", ".join(f"s.{name}" for name in _STUDENT_FIELDS)
     checks, join = _checks_join("s", "student", rule_set)
-    if batch:  # shared IDs and checks joined in Polars
+    if batch:  # shared IDs, checks and open duplicate pairs joined in Polars
         checks, join = ["s.created_at"], ""
-    extra = ", ".join([_shared("s", "student")] * (not batch) + checks)
+    extra = ", ".join([_shared("s", "student"), _duplicate_open("s")] * (not batch) + checks)
     return (
         f"SELECT s.id AS owner_id, s.id AS record_id, s.school_id, s.current_class_id AS class_id, "  # noqa: S608 - fixed names
         f"sc.level AS school_level, e.grade, e.status_code, sy.start_year, {fields}, {extra} "
         "FROM registry_student s JOIN schools_school sc ON sc.id = s.school_id "
         "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
         "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
-        f"{join} WHERE {{where}} ORDER BY s.id"
+        f"{join} WHERE s.merged_into_id IS NULL AND {{where}} ORDER BY s.id"
     )
 
 
@@ -186,7 +219,7 @@ def _guardian_lean_sql() -> str:
         f"SELECT l.student_id AS owner_id, g.id AS record_id, {fields} "  # noqa: S608 - fixed names
         "FROM registry_student s JOIN registry_studentguardian l ON l.student_id = s.id "
         "JOIN registry_guardian g ON g.id = l.guardian_id "
-        "WHERE {where} ORDER BY l.student_id, g.id"
+        "WHERE s.merged_into_id IS NULL AND {where} ORDER BY l.student_id, g.id"
     )
 
 
@@ -200,7 +233,7 @@ def _guardian_sql() -> str:
         "JOIN registry_student s ON s.id = l.student_id "
         "JOIN schools_school sc ON sc.id = s.school_id "
         "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
-        "WHERE {where} ORDER BY l.student_id, g.id"
+        "WHERE s.merged_into_id IS NULL AND {where} ORDER BY l.student_id, g.id"
     )
 
 
@@ -249,8 +282,8 @@ def _shared_ids(*, own_connection: bool) -> pl.Series:
     its IDs unique, so these are exactly the IDs a row of another table holds under another
     person's name (what ``_shared`` asks per row)."""
     pairs = _read_frame([
-        f"SELECT personal_id_number AS pid, name_match_key AS name_key FROM {table} "  # noqa: S608 - fixed names
-        "WHERE personal_id_number IS NOT NULL"
+        f"SELECT personal_id_number AS pid, name_match_key AS name_key FROM {table} o "  # noqa: S608 - fixed names
+        f"WHERE personal_id_number IS NOT NULL{_LIVE_HOLDER.get(table, '')}"
         for table in ("registry_student", "registry_guardian", "registry_staff")],
         own_connection=own_connection)
     return (pairs.group_by("pid").agg(pl.col("name_key").min().alias("low"),
@@ -331,6 +364,29 @@ def register_checks_changed(owner: str, ids: Iterable[int]) -> None:
     left = status_rules_apply(owner, outcomes, rule_set=rule_set)
     if left:
         records_refresh(owner, left)
+
+
+def duplicates_changed(ids: Iterable[int]) -> None:
+    """Duplicate pairs of these pupils were found, decided or merged (or a pupil they pair
+    with was merged away or back): only the "open duplicate" status rule can change. It is
+    evaluated from the stored pairs and its outcome stored (``status_rules_apply``); pupils
+    without a stored state are measured in full. Runs in the caller's transaction."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    rule_set = current_rule_set()
+    placeholders = ", ".join(["%s"] * len(wanted))
+    live = {int(row["id"]): bool(row[DUPLICATE_COLUMN]) for row in _rows(
+        f"SELECT s.id, {_duplicate_open('s')} FROM registry_student s "  # noqa: S608 - fixed names
+        f"WHERE s.merged_into_id IS NULL AND s.id IN ({placeholders})", wanted)}
+    gone = [pk for pk in wanted if pk not in live]
+    if gone:  # merged away (or deleted): their state goes
+        records_refresh("student", gone)
+    if not live:
+        return
+    left = status_rules_apply("student", {DUPLICATE_RULE_CODE: live}, rule_set=rule_set)
+    if left:
+        records_refresh("student", left)
 
 
 def blocking_errors(owner: str, owner_id: int, changed: Iterable[str]) -> dict[str, list[str]]:
@@ -549,6 +605,12 @@ def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: d
         frame = _read_frame(queries, own_connection=own_connection).with_columns(
             pl.lit(day).alias(TODAY))
         if batch:
+            if feed.entity == "student":
+                paired = _read_frame(_OPEN_PAIR_IDS, own_connection=own_connection)
+                frame = frame.with_columns(
+                    pl.col("record_id").cast(pl.Int64)
+                    .is_in(paired.get_column("record_id").cast(pl.Int64).implode())
+                    .cast(pl.Int64).alias(DUPLICATE_COLUMN))
             if feed.checks_sql:
                 check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608
                                f"WHERE x.school_id IN ({_ids(schools)}))")

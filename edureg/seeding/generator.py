@@ -78,7 +78,7 @@ TABLE_FIELDS: Final[dict[str, tuple[str, ...]]] = {
         "hometown_legacy_district", "hometown_legacy_ward", "permanent_address",
         "permanent_province", "permanent_commune", "current_address", "current_province",
         "current_commune", "phone", "disability_code", "policy_group_code", "code_versions",
-        "created_at", "updated_at",
+        "merged_into_id", "merged_at", "created_at", "updated_at",
     ),
     "registry.Guardian": ("id", "full_name", "name_sort_key", "name_match_key", "school_id",
                           "birth_year", "occupation", "phone", "personal_id_number",
@@ -764,7 +764,8 @@ class _Generator:
             "current_address": current_address, "current_province": self.plan.province_code,
             "current_commune": current_commune, "phone": "",
             "disability_code": _DISABILITY.pick(rng), "policy_group_code": _POLICY_GROUP.pick(rng),
-            "code_versions": self.student_versions, "created_at": self.ts, "updated_at": self.ts,
+            "code_versions": self.student_versions, "merged_into_id": None, "merged_at": None,
+            "created_at": self.ts, "updated_at": self.ts,
         }
         if family is None:
             family, guardian_rows = self.new_family(school_id, full_name, family_name, year,

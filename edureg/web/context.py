@@ -9,8 +9,8 @@ from functools import cached_property
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from edureg.access.policy import Actor, has_perm
-from edureg.access.roles import Perm
+from edureg.access.policy import Actor, grants, has_perm
+from edureg.access.roles import ROLE_PERMS, Perm, Scope
 
 
 class Navigation:
@@ -25,6 +25,12 @@ class Navigation:
     @cached_property
     def quality(self) -> bool:
         return has_perm(self.actor, Perm.QUALITY_VIEW)
+
+    @cached_property
+    def duplicate_authorities(self) -> list[int]:
+        """The authorities whose whole duplicate queue the account reviews."""
+        return sorted({g.authority_id for g in grants(self.actor) if g.scope is Scope.AUTHORITY
+                       and Perm.DUPLICATE_REVIEW in ROLE_PERMS[g.role]})
 
 
 def navigation(request: HttpRequest) -> dict[str, Navigation]:

@@ -5,6 +5,7 @@ from django.urls import URLPattern, path
 from edureg.web import views
 from edureg.web.accounts import urls as accounts_urls
 from edureg.web.accounts import views as accounts_views
+from edureg.web.duplicates import urls as duplicates_urls
 from edureg.web.identity import urls as identity_urls
 from edureg.web.quality import urls as quality_urls
 from edureg.web.supervision import urls as supervision_urls
@@ -28,4 +29,4 @@ urlpatterns: list[URLPattern] = [
 ]
 urlpatterns += (accounts_urls.urlpatterns + supervision_urls.urlpatterns
                 + quality_urls.urlpatterns + identity_urls.urlpatterns
-                + transfers_urls.urlpatterns)
+                + transfers_urls.urlpatterns + duplicates_urls.urlpatterns)

@@ -29,6 +29,7 @@ from edureg.core.codelists import get_list
 from edureg.identity import selectors as identity_selectors
 from edureg.identity.models import IdentityStatus
 from edureg.identity.services import may_verify_school
+from edureg.registry import duplicate_selectors
 from edureg.registry.duplicates import Candidate, DuplicateSuspected
 from edureg.registry.models import SchoolClass, Student
 from edureg.registry.quality_selectors import current_attestations
@@ -102,6 +103,9 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         "may_view_quality": has_perm_at(actor, Perm.QUALITY_VIEW, overview.school.pk),
         "identity": _school_identity(request, overview.school),
         "transfers": transfer_display.school_links(actor, overview.school),
+        "duplicates": {"open_count": duplicate_selectors.open_count(actor=actor,
+                                                                    school=overview.school)}
+        if has_perm_at(actor, Perm.DUPLICATE_REVIEW, overview.school.pk) else None,
         "breadcrumbs": [*_school_crumbs(overview.school)[:1], (overview.school.name, None)],
     })
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -38,14 +39,17 @@ from edureg.api.views import api
 from edureg.audit import actions
 from edureg.audit.actions import Kind
 from edureg.audit.models import AuditEvent
+from edureg.dedupe.models import DuplicateDecision, DuplicatePair
 from edureg.identity.models import IdentityState, VerificationJob
 from edureg.quality.models import FieldGroupCheck, RecordState, SignOff
+from edureg.registry.merge import student_merge
 from edureg.registry.models import (
     Enrolment,
     Guardian,
     SchoolClass,
     Staff,
     Student,
+    StudentMerge,
     Transfer,
     TransferStatus,
 )
@@ -368,6 +372,62 @@ def _receiving_cases(name: str) -> tuple[Case, ...]:
     )
 
 
+TWIN_NAME = "Nguyen Van An"  # An typed again without diacritics, in class 1B
+
+
+def _pairs(w: World) -> None:
+    """An open duplicate pair of two pupils of school A (An and her look-alike in 1B), and one
+    across the two schools (Bình and Cường), so a queue shows them and a wrongful decision or
+    merge would show in the state."""
+    twin = Student.objects.filter(full_name=TWIN_NAME).first() \
+        or f.make_student(w.cast.class_1b, TWIN_NAME)
+    for one, other in ((w.cast.an, twin), (w.cast.binh, w.cast.other_school_student)):
+        low, high = sorted((one, other), key=lambda s: s.pk)
+        DuplicatePair.objects.get_or_create(
+            entity="student", left_id=low.pk, right_id=high.pk,
+            defaults={"left_school_id": low.school_id, "right_school_id": high.school_id,
+                      "match_probability": 0.95, "explanation": "agreed: given, dob",
+                      "found_at": timezone.now()})
+
+
+def _pair_of(student: str) -> Callable[[World], int]:
+    """The pair of ``cast.<student>`` (made by ``_pairs``; a missing id before that)."""
+
+    def pk(w: World) -> int:
+        person = getattr(w.cast, student)
+        found = DuplicatePair.objects.filter(Q(left_id=person.pk) | Q(right_id=person.pk)).first()
+        return found.pk if found is not None else MISSING_ID
+
+    return pk
+
+
+PAIR_A, PAIR_ACROSS = _pair_of("an"), _pair_of("other_school_student")
+
+
+def _merged(w: World) -> None:
+    """An and her look-alike merged by the principal (for the undo)."""
+    if StudentMerge.objects.exists():
+        return
+    twin = f.make_student(w.cast.class_1b, TWIN_NAME)
+    student_merge(actor=w.cast.alice, kept=w.cast.an, merged=twin,
+                  reason="Cùng giấy khai sinh, nhập trùng đầu năm")
+
+
+def _merge_id(w: World) -> int:
+    found = StudentMerge.objects.first()
+    return found.pk if found is not None else MISSING_ID
+
+
+def _pair_cases(name: str) -> tuple[Case, ...]:
+    """A pair of two pupils of school A (by the principal of B, by the IT officer of A who is
+    principal of B), a missing one."""
+    return (
+        Case("other_school", "dave", _web(name, PAIR_A)),
+        Case("other_school_other_role", "iris", _web(name, PAIR_A)),
+        *_missing("alice", lambda i: _web(name, _id(i))),
+    )
+
+
 def _account_action(name: str, ok: int, **extra: Any) -> Endpoint:
     return Endpoint(
         Access.PERMISSION, {"POST": ok}, _web(name, BOB), actor="ivan", perm=Perm.ACCOUNT_MANAGE,
@@ -618,6 +678,48 @@ ENDPOINTS: dict[str, Endpoint] = {
         perm=Perm.STUDENT_TRANSFER, lacking=("bob", "carol", "erin", "ivan", "lam"),
         not_found=_transfer_school("transfers_outgoing"),
         prepare=_open_transfers),
+    # Duplicate review (hồ sơ nghi trùng): a school's queue for its principal, vice-principal
+    # and clerk, the authority's for its officers; "not the same person" with duplicate.review,
+    # a merge with duplicate.merge reaching both pupils, an undo only by the authority.
+    "web:duplicates_school": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("duplicates_school", SCHOOL_A),
+        perm=Perm.DUPLICATE_REVIEW, lacking=("bob", "carol", "ivan", "lam"),
+        not_found=(
+            Case("other_school", "alice", _web("duplicates_school", SCHOOL_B)),
+            Case("other_school_other_role", "khoa", _web("duplicates_school", SCHOOL_B)),
+            Case("other_school_other_role", "iris", _web("duplicates_school", SCHOOL_A)),
+            *_missing("alice", lambda i: _web("duplicates_school", _id(i)))),
+        prepare=_pairs),
+    "web:duplicates_authority": Endpoint(
+        Access.PERMISSION, {"GET": 200},
+        _web("duplicates_authority", _pk("cast.school_a.authority")), actor="erin",
+        perm=Perm.DUPLICATE_REVIEW, lacking=("bob", "carol", "ivan", "sam"), not_found=(
+            Case("school_wide_only", "alice",
+                 _web("duplicates_authority", _pk("cast.school_a.authority"))),
+            *_missing("erin", lambda i: _web("duplicates_authority", _id(i)))),
+        prepare=_pairs),
+    "web:duplicates_merges": Endpoint(
+        Access.PERMISSION, {"GET": 200},
+        _web("duplicates_merges", _pk("cast.school_a.authority")), actor="erin",
+        perm=Perm.DUPLICATE_UNMERGE, lacking=("alice", "bob", "dave", "ivan"),
+        not_found=_missing("erin", lambda i: _web("duplicates_merges", _id(i))),
+        prepare=_merged),
+    "web:duplicate_not_same": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("duplicate_not_same", PAIR_A),
+        perm=Perm.DUPLICATE_REVIEW, lacking=("bob", "carol", "ivan"),
+        not_found=_pair_cases("duplicate_not_same"),
+        data=lambda w: {"reason": "Khác cha mẹ, khác nơi sinh"}, prepare=_pairs),
+    "web:duplicate_merge": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("duplicate_merge", PAIR_A),
+        perm=Perm.DUPLICATE_MERGE, lacking=("bob", "carol", "ivan"),
+        not_found=_pair_cases("duplicate_merge"),
+        data=lambda w: {"kept": AN(w), "reason": "Cùng giấy khai sinh, nhập trùng đầu năm"},
+        prepare=_pairs),
+    "web:merge_undo": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("merge_undo", _merge_id), actor="erin",
+        perm=Perm.DUPLICATE_UNMERGE, lacking=("alice", "bob", "dave", "ivan"),
+        not_found=_missing("erin", lambda i: _web("merge_undo", _id(i))),
+        data=lambda w: {"reason": "Gộp nhầm hai học sinh khác nhau"}, prepare=_merged),
     # API: public master data and documents.
     "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
     "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
@@ -735,6 +837,9 @@ def _state() -> dict[str, list[Any]]:
         "verification_jobs": list(VerificationJob.objects.order_by("pk").values()),
         "transfers": list(Transfer.objects.order_by("pk").values()),
         "enrolments": list(Enrolment.objects.order_by("pk").values()),
+        "duplicate_pairs": list(DuplicatePair.objects.order_by("pk").values()),
+        "duplicate_decisions": list(DuplicateDecision.objects.order_by("pk").values()),
+        "merges": list(StudentMerge.objects.order_by("pk").values()),
     }
 
 

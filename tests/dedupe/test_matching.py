@@ -18,6 +18,7 @@ from edureg.dedupe.features import (
     date_relation,
     family_name_key,
     given_name_key,
+    guardian_features,
     middle_names_key,
     name_key,
     normalise_match_text,
@@ -25,11 +26,15 @@ from edureg.dedupe.features import (
     swapped_date_key,
 )
 from edureg.dedupe.matching import (
+    PERSONAL_ID_M,
     BlockingRule,
     LinkageSpec,
     find_pairs,
+    identifier_comparison,
     link_pairs,
     person_spec,
+    predict,
+    shared_values_comparison,
     string_comparison,
 )
 
@@ -524,3 +529,72 @@ def test_blocking_never_joins_on_empty_keys() -> None:
         u_sample_pairs=10,
     )
     assert find_pairs(frame, spec, min_probability=0.0).height == 0
+
+
+def test_two_different_id_numbers_weigh_heavily_against_a_match(population: Rows) -> None:
+    """Same name and birth date but two unrelated ID numbers: the register gives a number to
+    one citizen only, so "different" weighs what its fixed m says (EM sees no duplicate with
+    two numbers to learn it from) — about 7.6 bits against, enough in a city where namesakes
+    born the same day are many; the same pair with one number missing has no such weight."""
+    people = [*population,
+              {"pid": "a", "name": "Trần Kim Hạnh", "dob": "2017-02-15", "cccd": "079317412671"},
+              {"pid": "b", "name": "Trần Kim Hạnh", "dob": "2017-02-15", "cccd": "079317513491"},
+              {"pid": "c", "name": "Trần Kim Hạnh", "dob": "2017-02-15", "cccd": None}]
+    spec = _fast(person_spec())
+    pairs, parameters = predict(_frame(people), None, spec, min_probability=0.0)
+    index = next(i for i, c in enumerate(spec.comparisons) if c.name == "id_number")
+    assert parameters.m[index].tolist() == list(PERSONAL_ID_M)
+
+    def weight(left: str, right: str) -> float:
+        row = pairs.filter(pl.col("left_id").is_in([left, right])
+                           & pl.col("right_id").is_in([left, right]))
+        return float(row["match_weight"][0])
+
+    against = weight("a", "b") - weight("a", "c")
+    assert against == pytest.approx(parameters.level_weights()[index][-1])
+    assert against < -7.5
+
+
+def test_fixed_m_must_be_one_value_per_level_summing_to_one() -> None:
+    with pytest.raises(ValueError, match="fixed_m"):
+        identifier_comparison("x", fixed_m=(0.5, 0.5))
+    with pytest.raises(ValueError, match="fixed_m"):
+        identifier_comparison("x", fixed_m=(0.5, 0.5, 0.5, 0.5))
+
+
+def test_shared_values_levels_and_missing_lists() -> None:
+    frame = pl.DataFrame({
+        "id": ["a", "b", "c", "d", "e"],
+        "family": ["x"] * 5,
+        "parents": [["lan", "minh"], ["lan", "minh"], ["minh", "tuan"], ["ha"], None],
+    })
+    spec = LinkageSpec(id_column="id", comparisons=(shared_values_comparison("parents"),),
+                       blocking_rules=(BlockingRule(('"family"',)),), u_sample_pairs=100)
+    pairs = find_pairs(frame, spec, min_probability=0.0)
+    level = {(row["left_id"], row["right_id"]): row["gamma_parents"]
+             for row in pairs.iter_rows(named=True)}
+    level = {tuple(sorted(key)): value for key, value in level.items()}
+    assert level[("a", "b")] == 0  # two shared
+    assert level[("a", "c")] == 1  # one shared
+    assert level[("a", "d")] == 2  # none shared
+    assert level[("a", "e")] == -1  # no parents on one side: missing, not "none shared"
+
+
+def test_guardian_features_keep_only_usable_values() -> None:
+    links = pl.DataFrame({
+        "student": [1, 1, 2, 3, 3, *range(10, 17)],
+        "name": ["Nguyễn Văn A", "TRẦN  thị B", None, "Tran Thi B", "   ", *["Lê C"] * 7],
+        "phone": ["0912 345 678", "+84912345678", "0000000000", None, "0987654321",
+                  *["02812345678"] * 7],
+    })
+    features = guardian_features(links, person_column="student", full_name_column="name",
+                                 phone_column="phone").sort("id")
+    rows = {row["id"]: row for row in features.iter_rows(named=True)}
+    assert rows[1]["guardian_names"] == ["nguyen van a", "tran thi b"]
+    assert rows[1]["guardian_key"] == "nguyen van a | tran thi b"
+    assert rows[1]["guardian_phones"] == ["0912345678"]  # one number, two spellings
+    assert 2 not in rows  # a junk phone and no name: nothing usable
+    assert rows[3]["guardian_names"] == ["tran thi b"]
+    # A number typed for seven pupils is a school's or an agent's, not a family's.
+    assert rows[10]["guardian_phones"] is None
+    assert rows[10]["guardian_names"] == ["le c"]

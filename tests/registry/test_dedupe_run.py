@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 from django.utils import timezone
 
 from edureg.dedupe.models import Decision, DuplicateDecision, DuplicatePair
 from edureg.registry.dedupe_run import dedupe_run
+from edureg.registry.models import Student, StudentGuardian
 from edureg.schools.models import School
 from tests import factories as f
 
@@ -80,3 +82,40 @@ def test_a_schools_run_keeps_the_pairs_touching_it(planted: set[tuple[int, int]]
     assert report["persons"] == 360
     for pair in DuplicatePair.objects.all():
         assert school.pk in (pair.left_school_id, pair.right_school_id)
+
+
+def test_the_parents_tell_a_retyped_child_from_a_brother(planted: set[tuple[int, int]]) -> None:
+    """A child typed again at another school with a mistyped given name and day and month
+    swapped is found through the parents' names and phone; a brother, with the same parents,
+    family name and address, is not claimed."""
+    source = (Student.objects.filter(guardian_links__isnull=False, personal_id_number__isnull=False,
+                                     date_of_birth__day__lte=12)
+              .exclude(date_of_birth__day=F("date_of_birth__month")).order_by("pk").first())
+    assert source is not None
+    assert source.date_of_birth is not None
+    parents = list(source.guardians.all())
+    other = School.objects.exclude(pk=source.school_id).order_by("pk").first()
+    assert other is not None
+    words = source.full_name.split()
+    copy = f.make_student(f.make_class(other, "9Z"), " ".join([*words[:-1], words[-1] + "h"]),
+                          date_of_birth=source.date_of_birth.replace(
+                              month=source.date_of_birth.day, day=source.date_of_birth.month),
+                          sex=source.sex,
+                          birthplace_legacy_province=source.birthplace_legacy_province,
+                          permanent_commune=source.permanent_commune)
+    for parent in parents:
+        f.make_guardian(copy, parent.full_name.upper(), phone=parent.phone)
+    brother = f.make_student(source.current_class, f"{words[0]} Văn Khải",
+                             date_of_birth=source.date_of_birth.replace(
+                                 year=source.date_of_birth.year - 2),
+                             personal_id_number=None, sex=source.sex,
+                             birthplace_legacy_province=source.birthplace_legacy_province,
+                             permanent_commune=source.permanent_commune)
+    for parent in parents:
+        StudentGuardian.objects.create(student=brother, guardian=parent, relation_code="01")
+    dedupe_run()
+    pairs = set(DuplicatePair.objects.values_list("left_id", "right_id"))
+    assert (source.pk, copy.pk) in pairs
+    pair = DuplicatePair.objects.get(left_id=source.pk, right_id=copy.pk)
+    assert "guardians" in pair.explanation.split("disagreed")[0]
+    assert not {pair for pair in pairs if brother.pk in pair}

@@ -11,7 +11,13 @@ from django.core.exceptions import ValidationError
 
 from edureg.audit.models import AuditEvent
 from edureg.dedupe.models import Decision, DuplicateDecision
-from edureg.registry.duplicates import DuplicateSuspected, student_candidates, swapped
+from edureg.registry.duplicates import (
+    DuplicateSuspected,
+    guardian_candidates,
+    staff_candidates,
+    student_candidates,
+    swapped,
+)
 from edureg.registry.models import Student
 from edureg.registry.services import student_create, student_update
 from tests import factories as f
@@ -112,3 +118,48 @@ def test_an_existing_id_number_is_refused_outright(cast: Cast, an: Student) -> N
             "full_name": "Trần Thị Bé", "personal_id_number": "079219001234"},
             not_duplicate_reason="Không phải cùng một người đâu")
     assert "personal_id_number" in refused.value.message_dict
+
+
+def test_a_pupil_with_the_same_name_birth_year_and_parent_is_found(cast: Cast,
+                                                                   an: Student) -> None:
+    """The second record's birth day is wrong, so only the parents tie it to the first."""
+    f.make_guardian(an, "Lê Thị Hoa", relation="02")
+    copy = f.make_student(cast.class_b, "Nguyen Van An", date_of_birth=dt.date(2019, 3, 17))
+    mother = f.make_guardian(copy, "LÊ THỊ HOA", relation="02")
+    values = {"full_name": copy.full_name, "date_of_birth": copy.date_of_birth}
+    found = student_candidates(values, exclude_id=copy.pk)
+    assert [c.record_id for c in found] == [an.pk]
+    assert found[0].reasons == ("Trùng họ tên, năm sinh và họ tên cha/mẹ",)
+    # Another mother: a namesake born the same year is not claimed.
+    mother.name_match_key = "le thi hoa2"
+    mother.save(update_fields=["name_match_key"])
+    assert student_candidates(values, exclude_id=copy.pk) == []
+
+
+def test_staff_look_alikes(cast: Cast) -> None:
+    teacher = f.make_staff(cast.school_a, "Trần Thị Hoa", date_of_birth=dt.date(1985, 4, 9),
+                           personal_id_number="079185001111")
+    assert [c.record_id for c in staff_candidates(
+        {"full_name": "TRAN THI HOA", "date_of_birth": dt.date(1985, 9, 4)})] == [teacher.pk]
+    assert staff_candidates({"full_name": "Trần Thị Hoa", "date_of_birth": dt.date(1985, 9, 4)},
+                            exclude_id=teacher.pk) == []
+    found = staff_candidates({"full_name": "Lê Văn Nam", "personal_id_number": "079185001111"})
+    assert [(c.record_id, c.reasons) for c in found] == [
+        (teacher.pk, ("Trùng số định danh cá nhân",))]
+    assert staff_candidates({"full_name": "Trần Thị Hoa"}) == []  # no date: nothing claimed
+
+
+def test_guardian_look_alikes(cast: Cast, an: Student) -> None:
+    mother = f.make_guardian(an, "Lê Thị Hoa", relation="02", phone="0912345678",
+                             birth_year=1988)
+    by_phone = guardian_candidates({"full_name": "LE THI HOA", "phone": "+84 912 345 678"},
+                                   school_id=cast.school_b.pk)
+    assert [(c.record_id, c.reasons) for c in by_phone] == [
+        (mother.pk, ("Trùng họ tên và số điện thoại",))]
+    same_school = {"full_name": "Lê Thị Hoa", "birth_year": 1988}
+    assert [c.record_id for c in guardian_candidates(same_school,
+                                                     school_id=cast.school_a.pk)] == [mother.pk]
+    # A namesake born the same year at another school is not claimed on that alone.
+    assert guardian_candidates(same_school, school_id=cast.school_b.pk) == []
+    assert guardian_candidates({"full_name": "Lê Thị Hoa", "phone": "0000000000"},
+                               school_id=cast.school_b.pk) == []

@@ -47,6 +47,11 @@ def identity_rule_code(entity: str) -> str:
     return f"sach.{entity}.identity.unverified"
 
 
+# The status rule "an open duplicate candidate awaits review" (pupils: the batch run's pairs).
+DUPLICATE_RULE_CODE = "sach.student.duplicate.open"
+DUPLICATE_COLUMN = "duplicate_open"
+
+
 class Dimension(enum.StrEnum):
     CORRECT = "dung"
     COMPLETE = "du"
@@ -204,6 +209,8 @@ NOT_ATTESTED = gettext_noop("Nhóm «%(group)s» chưa được đối chiếu v
                             "khi đối chiếu): hãy đối chiếu và xác nhận.")
 NOT_VERIFIED = gettext_noop("Nhân thân chưa được xác thực với CSDL quốc gia về dân cư: hãy gửi "
                             "xác thực.")
+DUPLICATE_OPEN = gettext_noop("Có hồ sơ nghi trùng với người này đang chờ xem xét: hãy mở danh "
+                              "sách nghi trùng và gộp, hoặc ghi nhận không phải cùng một người.")
 STALE = gettext_noop("Nhóm thông tin «%(group)s» đã quá hạn xác nhận lại: hãy xác nhận hoặc cập "
                      "nhật.")
 
@@ -385,6 +392,11 @@ def build_rule_set(catalogue: Catalogue, *, code_lists: Callable[[str], Iterable
                 params={"group": group_info.label}, basis=basis["plan"],
                 check=OlderThan(f"confirmed_{code}", group_info.max_age_days),
                 kind=Kind.STATUS)
+        # Last of the pupil's status rules, so the bits stored before it keep their meaning.
+        if entity == "student":
+            add(code=DUPLICATE_RULE_CODE, dimension=Dimension.CLEAN, severity=Severity.INFO,
+                entity=entity, fields=("full_name",), template=DUPLICATE_OPEN,
+                basis=basis["plan"], check=IsTrue(DUPLICATE_COLUMN), kind=Kind.STATUS)
 
     expiring = {code: info.max_age_days for code, info in catalogue.update_groups.items()
                 if info.max_age_days}

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from django.utils import formats
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from edureg.quality.rules.catalogue import DIMENSION_LABELS, Dimension
 from edureg.quality.selectors import Scores, TrendPoint
@@ -102,6 +103,11 @@ class Series:
 class TrendRow:
     day: str
     values: list[str]  # in ``DIMENSIONS`` order
+    duplicates: list[int]  # open, "not the same person", merged (``DUPLICATE_LABELS``)
+
+
+DUPLICATE_LABELS = (gettext_lazy("Chờ xem xét"), gettext_lazy("Không trùng"),
+                    gettext_lazy("Đã gộp"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +124,7 @@ class TrendChart:
     x_ticks: list[Tick]
     series: list[Series]
     rows: list[TrendRow]  # the same figures, for the table
+    duplicate_labels: tuple[object, ...]
     summary: str
 
 
@@ -158,7 +165,9 @@ def trend_chart(points: Sequence[TrendPoint]) -> TrendChart | None:
                                    anchor="middle"))
     y_ticks = [Tick(at=_n(y(value)), label=f"{value}%") for value in (0, 25, 50, 75, 100)]
     rows = [TrendRow(day=p.day.strftime("%d/%m/%Y"),
-                     values=[percent(p.scores.share(d)) for d in DIMENSIONS]) for p in points]
+                     values=[percent(p.scores.share(d)) for d in DIMENSIONS],
+                     duplicates=[p.duplicates.open, p.duplicates.not_same,
+                                 p.duplicates.merged]) for p in points]
     changes = "; ".join(
         _("%(label)s từ %(start)s đến %(end)s") % {
             "label": dimension_label(d), "start": percent(points[0].scores.share(d)),
@@ -167,7 +176,13 @@ def trend_chart(points: Sequence[TrendPoint]) -> TrendChart | None:
     summary = _("Diễn biến từ %(first)s đến %(last)s: %(changes)s.") % {
         "first": first.strftime("%d/%m/%Y"), "last": last.strftime("%d/%m/%Y"),
         "changes": changes}
+    start, end = points[0].duplicates, points[-1].duplicates
+    if start != end or end.open or end.not_same or end.merged:
+        summary += " " + _("Nghi trùng chờ xem xét từ %(open_start)d đến %(open_end)d; đã "
+                           "xác định không trùng %(not_same)d, đã gộp %(merged)d.") % {
+            "open_start": start.open, "open_end": end.open, "not_same": end.not_same,
+            "merged": end.merged}
     return TrendChart(width=WIDTH, height=_HEIGHT, left=_n(_LEFT), right=_n(_RIGHT),
                       top=_n(_TOP), bottom=_n(_BOTTOM), label_x=_n(_LEFT - 6),
                       day_y=_n(_BOTTOM + 20), y_ticks=y_ticks, x_ticks=x_ticks, series=series,
-                      rows=rows, summary=summary)
+                      rows=rows, summary=summary, duplicate_labels=DUPLICATE_LABELS)
