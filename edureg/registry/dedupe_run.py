@@ -15,6 +15,7 @@ import polars as pl
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_tasks import task
 
 from edureg.dedupe.features import guardian_features, prepare_person_frame
 from edureg.dedupe.matching import (
@@ -154,3 +155,10 @@ def dedupe_run(*, school_ids: Sequence[int] | None = None,
     return RunReport(persons=raw.height, pairs_found=len(rows), pairs_stored=len(fresh),
                      pairs_already_decided=len(rows) - len(fresh),
                      seconds=round(time.perf_counter() - started, 2))
+
+
+@task()
+def dedupe_run_task() -> dict[str, object]:
+    """Background form of ``dedupe_run`` over every pupil (``edureg schedule`` enqueues it once
+    a day; ``edureg db_worker`` runs it)."""
+    return dataclasses.asdict(dedupe_run())

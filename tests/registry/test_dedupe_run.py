@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from edureg.dedupe.models import Decision, DuplicateDecision, DuplicatePair
-from edureg.registry.dedupe_run import dedupe_run
+from edureg.registry.dedupe_run import dedupe_run, dedupe_run_task
 from edureg.registry.models import Student, StudentGuardian
 from edureg.schools.models import School
 from tests import factories as f
@@ -119,3 +119,14 @@ def test_the_parents_tell_a_retyped_child_from_a_brother(planted: set[tuple[int,
     pair = DuplicatePair.objects.get(left_id=source.pk, right_id=copy.pk)
     assert "guardians" in pair.explanation.split("disagreed")[0]
     assert not {pair for pair in pairs if brother.pk in pair}
+
+
+def test_the_daily_schedule_enqueues_the_run_for_the_worker(planted: set[tuple[int, int]]
+                                                            ) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    call_command("schedule", "--once", stdout=StringIO())
+    queued = DBTaskResult.objects.filter(task_path__endswith="dedupe_run_task")
+    assert queued.count() == 1
+    report = dedupe_run_task.call()
+    assert report["pairs_stored"] == DuplicatePair.objects.count() > 0

@@ -2,8 +2,9 @@
 it). Every few seconds: derive the audit log's record references, send the persons whose
 identity fields changed to be verified again, and enqueue again the verification jobs whose
 worker was lost. Once a day (at start and
-after midnight): the quality snapshot of every school (for trends) and the deactivation of
-accounts whose staff no longer work. Each job runs in its own transaction; a failed job is
+after midnight): the quality snapshot of every school (for trends), the deactivation of
+accounts whose staff no longer work, and the duplicate run over every pupil (enqueued for the
+background worker: at city scale it takes minutes). Each job runs in its own transaction; a failed job is
 logged (without personal data) and retried at its next turn."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from edureg.audit.services import refs_catch_up
 from edureg.identity.services import changes_catch_up, jobs_resume
 from edureg.registry.accounts import staff_accounts_deactivate_inactive
 from edureg.registry.attestation import snapshots_take
+from edureg.registry.dedupe_run import dedupe_run_task
 
 logger = logging.getLogger("edureg.schedule")
 
@@ -52,6 +54,7 @@ class Command(BaseCommand):
             if last_daily != today:
                 self._run("quality_snapshot", snapshots_take)
                 self._run("deactivate_inactive", staff_accounts_deactivate_inactive)
+                self._run("dedupe_enqueue", dedupe_run_task.enqueue)
                 last_daily = today
             if options["once"]:
                 return
