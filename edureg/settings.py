@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("EDUREG_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -44,6 +45,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Listed so the API documentation page takes Swagger UI from our own static files, not
+    # from a third-party CDN (issue 7: no external hosts in rendered pages).
+    "ninja",
     "edureg.core",
     "edureg.schools",
     "edureg.access",
@@ -230,3 +234,8 @@ EDUREG_REGISTER_SIM_PORT = env.int("EDUREG_REGISTER_SIM_PORT", default=8101)
 # are taken up again after it).
 EDUREG_IDENTITY_BATCH_SIZE = env.int("EDUREG_IDENTITY_BATCH_SIZE", default=100)
 EDUREG_IDENTITY_LEASE_SECONDS = env.float("EDUREG_IDENTITY_LEASE_SECONDS", default=60.0)
+# Small-cell suppression: aggregate counts of persons shown outside their school (authority
+# dashboards) below this number show as "<N" (issue 7).
+EDUREG_SMALL_CELL_THRESHOLD = env.int("EDUREG_SMALL_CELL_THRESHOLD", default=5)
+if EDUREG_SMALL_CELL_THRESHOLD < 1:
+    raise ImproperlyConfigured("EDUREG_SMALL_CELL_THRESHOLD must be at least 1")

@@ -85,6 +85,13 @@ def has_perm_at(actor: Actor, perm: Perm, school_id: int) -> bool:
     )
 
 
+def works_at(actor: Actor, school_id: int) -> bool:
+    """A current grant of the actor's is at this school itself, not the whole authority: the
+    school's own staff, who see its figures exactly; to anyone else the school is outside, and
+    small counts of its persons are suppressed (``core.suppression``)."""
+    return any(grant.school_id == school_id for grant in grants(actor))
+
+
 def roles(actor: Actor) -> frozenset[Role]:
     return frozenset(grant.role for grant in grants(actor))
 

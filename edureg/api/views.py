@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Status
+from ninja import NinjaAPI, Status, Swagger
 from ninja.security import SessionAuth
 
 from edureg.access.visibility import visibility
@@ -20,7 +20,10 @@ from edureg.core.codelists import UnknownCodeListError, available_versions, get_
 from edureg.registry.models import Student
 from edureg.registry.selectors import class_list, student_get
 
-api = NinjaAPI(title="edureg API", version="1", urls_namespace="api", auth=SessionAuth())
+# Swagger UI comes from our static files ("ninja" in INSTALLED_APPS) and must not send the
+# schema's address to the public validator (issue 7: no third-party hosts in pages).
+api = NinjaAPI(title="edureg API", version="1", urls_namespace="api", auth=SessionAuth(),
+               docs=Swagger(settings={"validatorUrl": None}))
 
 
 @api.exception_handler(PermissionDenied)

@@ -52,6 +52,7 @@ EXPORT: Final = "data.export"
 IMPORT: Final = "data.import"
 CONSENT_GIVEN: Final = "consent.given"
 CONSENT_WITHDRAWN: Final = "consent.withdrawn"
+POLICY_ACKNOWLEDGED: Final = "policy.acknowledged"  # a staff member acknowledged the policy
 SYNC_PUSHED: Final = "sync.pushed"
 SYNC_ACKNOWLEDGED: Final = "sync.acknowledged"
 SYNC_PARKED: Final = "sync.parked"

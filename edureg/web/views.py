@@ -51,6 +51,7 @@ from edureg.schools.models import School
 from edureg.web import display
 from edureg.web.forms import StudentEditForm, check_context
 from edureg.web.identity.forms import NoIdForm
+from edureg.web.privacy import display as privacy_display
 from edureg.web.quality import display as quality_display
 from edureg.web.quality.forms import AttestForm, attest_forms
 from edureg.web.transfers import display as transfer_display
@@ -101,6 +102,8 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         "years": years,
         "may_view_staff": may(actor, Perm.STAFF_VIEW, overview.school),
         "may_view_quality": has_perm_at(actor, Perm.QUALITY_VIEW, overview.school.pk),
+        "may_review_acknowledgements": has_perm_at(actor, Perm.POLICY_ACK_REVIEW,
+                                                   overview.school.pk),
         "identity": _school_identity(request, overview.school),
         "transfers": transfer_display.school_links(actor, overview.school),
         "duplicates": {"open_count": duplicate_selectors.open_count(actor=actor,
@@ -182,10 +185,12 @@ def student_detail(request: HttpRequest, student_id: int) -> HttpResponse:
 def student_detail_page(request: HttpRequest, student: Student,
                         forms: dict[str, AttestForm] | None = None, *,
                         no_id_form: NoIdForm | None = None,
-                        transfer_form: TransferRequestForm | None = None) -> HttpResponse:
+                        transfer_form: TransferRequestForm | None = None,
+                        consent_forms: privacy_display.Bound | None = None) -> HttpResponse:
     """The pupil's page, fetched (and its read audited) by the caller; ``forms`` are the
     attestation forms as posted, when one came back with errors, ``no_id_form`` the "no ID
-    number" declaration likewise, ``transfer_form`` the transfer request likewise."""
+    number" declaration likewise, ``transfer_form`` the transfer request likewise,
+    ``consent_forms`` a consent or withdrawal form likewise."""
     actor = request.user
     student_visibility = visibility(actor, "student", school_id=student.school_id)
     guardians: list[display.GuardianRow] | None = None
@@ -216,6 +221,7 @@ def student_detail_page(request: HttpRequest, student: Student,
         "identity": identity,
         "no_id_form": no_id_form if no_id_form is not None else NoIdForm(),
         "transfer": transfer_display.student_panel(actor, student, transfer_form),
+        "consent": privacy_display.student_panel(actor, student, consent_forms),
         "breadcrumbs": [*crumbs[:-1], (student.full_name, None)],
     })
 

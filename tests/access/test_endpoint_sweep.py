@@ -41,6 +41,9 @@ from edureg.audit.actions import Kind
 from edureg.audit.models import AuditEvent
 from edureg.dedupe.models import DuplicateDecision, DuplicatePair
 from edureg.identity.models import IdentityState, VerificationJob
+from edureg.privacy.models import Consent, ConsentState, PolicyAcknowledgement
+from edureg.privacy.policy import policy_acknowledge, policy_in_force
+from edureg.privacy.services import ConsentGiven, consent_give
 from edureg.quality.models import FieldGroupCheck, RecordState, SignOff
 from edureg.registry.merge import student_merge
 from edureg.registry.models import (
@@ -100,6 +103,11 @@ def _open_session(user: User) -> str:
 
 @pytest.fixture
 def world(cast: Cast) -> World:
+    return make_world(cast)
+
+
+def make_world(cast: Cast) -> World:
+    """The sweep's world on top of the standing cast (also used by test_no_files.py)."""
     authority = cast.school_a.authority
     users = {name: getattr(cast, name) for name in ("alice", "bob", "carol", "dave", "erin")}
     users["ivan"] = f.make_user("ivan", Role.IT_OFFICER, cast.school_a)
@@ -428,6 +436,50 @@ def _pair_cases(name: str) -> tuple[Case, ...]:
     )
 
 
+PHOTOS = "anh_truyen_thong"  # a purpose that needs consent
+
+
+def _guardian_of(student: Student) -> Guardian:
+    link = student.guardian_links.select_related("guardian").first()
+    if link is not None:
+        return link.guardian
+    return f.make_guardian(student, f"Mẹ của {student.full_name}", relation="02")
+
+
+def _consent_ready(w: World) -> None:
+    """The principals and the homeroom teacher acknowledged the policy; An and Cường each have
+    a guardian on file."""
+    for name in ("alice", "bob", "dave", "khoa", "iris"):
+        policy_acknowledge(actor=w.users[name], version=policy_in_force().version)
+    for pupil in (w.cast.an, w.cast.other_school_student):
+        _guardian_of(pupil)
+
+
+def _consents_given(w: World) -> None:
+    """Consent for photos in force for An (recorded by alice) and Cường (by dave), so a
+    wrongful withdrawal would show in the state."""
+    _consent_ready(w)
+    for pupil, actor in ((w.cast.an, w.cast.alice), (w.cast.other_school_student, w.cast.dave)):
+        if not ConsentState.objects.filter(subject_id=pupil.pk, purpose=PHOTOS).exists():
+            consent_give(actor=actor, student=pupil, data=ConsentGiven(
+                purpose=PHOTOS, notice_version="TB-ANH-2026.1", guardian=_guardian_of(pupil),
+                subject_agreed=True, channel="phieu_giay", evidence_reference="Phiếu số 1"))
+
+
+def _consent_data(w: World) -> dict[str, Any]:
+    return {"purpose": PHOTOS, "notice_version": "TB-ANH-2026.1",
+            "guardian": _guardian_of(w.cast.an).pk, "subject_agreed": "on",
+            "channel": "phieu_giay", "evidence_reference": "Phiếu đồng ý số 12"}
+
+
+def _withdraw(student: Callable[[World], int]) -> Url:
+    return lambda w: reverse("web:consent_withdraw", args=[student(w), PHOTOS])
+
+
+def _policy_ack_school(school: Callable[[World], int]) -> Url:
+    return _web("privacy_acknowledgements", school)
+
+
 def _account_action(name: str, ok: int, **extra: Any) -> Endpoint:
     return Endpoint(
         Access.PERMISSION, {"POST": ok}, _web(name, BOB), actor="ivan", perm=Perm.ACCOUNT_MANAGE,
@@ -720,6 +772,35 @@ ENDPOINTS: dict[str, Endpoint] = {
         perm=Perm.DUPLICATE_UNMERGE, lacking=("alice", "bob", "dave", "ivan"),
         not_found=_missing("erin", lambda i: _web("merge_undo", _id(i))),
         data=lambda w: {"reason": "Gộp nhầm hai học sinh khác nhau"}, prepare=_merged),
+    # Personal-data protection (issue 7): consents on the pupil's page need consent.record;
+    # the policy is for every account to read and acknowledge, the list of who has not for
+    # the principal (policy.ack_review).
+    "web:consent_give": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("consent_give", AN),
+        perm=Perm.CONSENT_RECORD, lacking=("carol", "erin", "ivan"),
+        not_found=_student_cases("alice", "consent_give"), data=_consent_data,
+        prepare=_consent_ready),
+    "web:consent_withdraw": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _withdraw(AN),
+        perm=Perm.CONSENT_RECORD, lacking=("carol", "erin", "ivan"), not_found=(
+            Case("other_school", "alice", _withdraw(CUONG)),
+            Case("other_class", "bob", _withdraw(BINH)),
+            Case("other_school_other_role", "khoa", _withdraw(CUONG)),
+            *_missing("alice", lambda i: _withdraw(_id(i)))),
+        data=lambda w: {"withdrawn_by": "hoc-sinh", "withdrawal_channel": "phieu_giay",
+                        "withdrawal_evidence": "Đơn rút lại ngày 10/10"},
+        prepare=_consents_given),
+    "web:privacy_policy": Endpoint(
+        Access.SIGNED_IN, {"GET": 200, "POST": 302}, _web("privacy_policy"), actor="lam",
+        data=lambda w: {"version": policy_in_force().version, "read": "on"}),
+    "web:privacy_acknowledgements": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _policy_ack_school(SCHOOL_A),
+        perm=Perm.POLICY_ACK_REVIEW, lacking=("bob", "carol", "erin", "ivan", "lam"),
+        not_found=(
+            Case("other_school", "alice", _policy_ack_school(SCHOOL_B)),
+            Case("other_school_other_role", "khoa", _policy_ack_school(SCHOOL_B)),
+            Case("other_school_other_role", "iris", _policy_ack_school(SCHOOL_A)),
+            *_missing("alice", lambda i: _policy_ack_school(_id(i))))),
     # API: public master data and documents.
     "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
     "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
@@ -840,6 +921,9 @@ def _state() -> dict[str, list[Any]]:
         "duplicate_pairs": list(DuplicatePair.objects.order_by("pk").values()),
         "duplicate_decisions": list(DuplicateDecision.objects.order_by("pk").values()),
         "merges": list(StudentMerge.objects.order_by("pk").values()),
+        "consents": list(Consent.objects.order_by("pk").values()),
+        "consent_states": list(ConsentState.objects.order_by("pk").values()),
+        "policy_acknowledgements": list(PolicyAcknowledgement.objects.order_by("pk").values()),
     }
 
 

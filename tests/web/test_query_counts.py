@@ -25,8 +25,11 @@ CLASS_LIST_QUERIES = 12
 # guardians, enrolments, status changes), the audited read (3), three policy checks (may
 # edit, may see guardians, may attest), the pupil's current attestations, and the identity
 # panel: the pupil with the principal's identity rights on them, and the identity state; the
-# transfer card: may transfer, the pupil's transfers, the schools to move to.
-STUDENT_DETAIL_QUERIES = 21
+# transfer card: may transfer, the pupil's transfers, the schools to move to; the consent card:
+# may see consents, the pupil's consents (with their guardians), may record, whether the
+# principal acknowledged the data-protection policy (the audited read of the consents shown
+# adds three when there are some).
+STUDENT_DETAIL_QUERIES = 25
 
 NumQueries = Callable[[int], AbstractContextManager[Any]]
 

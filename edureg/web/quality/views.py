@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from edureg.access.policy import get_scoped_or_404
+from edureg.access.policy import get_scoped_or_404, works_at
 from edureg.access.roles import Perm
+from edureg.core.suppression import suppress
 from edureg.identity.selectors import verifiable_authorities
 from edureg.quality.rules.catalogue import Dimension
 from edureg.registry import attestation
@@ -106,6 +108,12 @@ def todo(request: HttpRequest) -> HttpResponse:
 
 # --- Dashboards --------------------------------------------------------------------------------
 
+def _persons(count: int, *, exact: bool) -> str | int:
+    """A count of pupils as shown: exact to the school's own staff, suppressed below the
+    small-cell threshold ("<5") to everyone outside the school."""
+    return count if exact else suppress(count, settings.EDUREG_SMALL_CELL_THRESHOLD)
+
+
 def _school_page(request: HttpRequest, school_id: int, form: SignOffForm | None
                  ) -> HttpResponse:
     actor = request.user
@@ -114,10 +122,16 @@ def _school_page(request: HttpRequest, school_id: int, form: SignOffForm | None
     if dashboard.may_sign_off and form is None:
         form = SignOffForm()
     school = dashboard.school
+    exact = works_at(actor, school.pk)
     crumbs: list[Crumb] = [_home(), (school.name, reverse("web:school", args=[school.pk])),
                            (_("Chất lượng dữ liệu"), None)]
     return render(request, "web/quality/school.html", {
         "dashboard": dashboard, "school": school,
+        "records": _persons(dashboard.scores.records, exact=exact),
+        "class_rows": [(row, _persons(row.scores.records, exact=exact))
+                       for row in dashboard.classes],
+        "teacher_rows": [(row, _persons(row.scores.records, exact=exact))
+                         for row in dashboard.teachers],
         "bars": charts.score_bars(dashboard.scores),
         "trend": charts.trend_chart(dashboard.trend),
         "form": form if dashboard.may_sign_off else None,
@@ -164,8 +178,13 @@ def authority(request: HttpRequest) -> HttpResponse:
     if overview.only_school_id is not None:
         return redirect("web:quality_school", overview.only_school_id)
     title = _("Chất lượng dữ liệu các trường")
+    actor = request.user
     return render(request, "web/quality/authority.html", {
         "title": title, "form": form, "overview": overview,
+        # The total spans several schools: shown as to someone outside them.
+        "records": _persons(overview.scores.records, exact=False),
+        "ranking": [(row, _persons(row.scores.records, exact=works_at(actor, row.school_id)))
+                    for row in overview.ranking.items],
         "chosen": chosen,
         "bars": charts.score_bars(overview.scores),
         "trend": charts.trend_chart(overview.trend),

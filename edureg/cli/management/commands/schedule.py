@@ -4,8 +4,8 @@ identity fields changed to be verified again, and enqueue again the verification
 worker was lost. Once a day (at start and
 after midnight): the quality snapshot of every school (for trends), the deactivation of
 accounts whose staff no longer work, and the duplicate run over every pupil (enqueued for the
-background worker: at city scale it takes minutes). Each job runs in its own transaction; a failed job is
-logged (without personal data) and retried at its next turn."""
+background worker: at city scale it takes minutes). Each job runs in its own transaction; a
+failed job is logged (without personal data) and retried at its next turn."""
 
 from __future__ import annotations
 

@@ -1,0 +1,125 @@
+"""Consent by purpose, and staff acknowledgements of the data-protection policy.
+
+``Consent`` is the proof (who agreed, through which channel, the evidence kept, the notice
+version shown, when; and its withdrawal). ``ConsentState`` is one row per person × purpose with
+the current status: the indexed look-up that sharing and sync ask on their hot path, kept by the
+services in the same transaction as the proof. Persons are named by entity and id (a pupil, a
+guardian or a staff member: persons are never deleted), so one table answers for all three.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from edureg.registry.models import Guardian
+from edureg.schools.models import School
+
+
+class SubjectEntity(models.TextChoices):
+    STUDENT = "student", _("Học sinh")
+    GUARDIAN = "guardian", _("Cha mẹ/người giám hộ")
+    STAFF = "staff", _("Cán bộ, giáo viên, nhân viên")
+
+
+class Consent(models.Model):
+    """One consent given for one purpose, and its withdrawal. Append-only apart from the
+    withdrawal fields, which are written once."""
+
+    subject_entity = models.CharField(max_length=10, choices=SubjectEntity.choices)
+    subject_id = models.BigIntegerField()
+    # The school that recorded it (the person may move on; the proof stays where it was kept).
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="+")
+    purpose = models.CharField(_("mục đích"), max_length=40)
+    purposes_version = models.CharField(max_length=20)
+    notice_version = models.CharField(_("phiên bản thông báo"), max_length=40)
+    guardian = models.ForeignKey(Guardian, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+", verbose_name=_("cha mẹ/người giám hộ"))
+    subject_agreed = models.BooleanField(_("chính người được xử lý dữ liệu đồng ý"))
+    subject_age = models.PositiveSmallIntegerField(null=True, blank=True)
+    channel = models.CharField(_("hình thức"), max_length=30)
+    evidence_reference = models.CharField(_("chứng cứ lưu"), max_length=200)
+    given_on = models.DateField(_("ngày đồng ý"))
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_on = models.DateField(_("ngày rút lại"), null=True, blank=True)
+    withdrawn_by_guardian = models.ForeignKey(Guardian, on_delete=models.PROTECT, null=True,
+                                              blank=True, related_name="+")
+    withdrawn_by_subject = models.BooleanField(default=False)
+    withdrawal_channel = models.CharField(max_length=30, blank=True)
+    withdrawal_evidence = models.CharField(max_length=200, blank=True)
+    withdrawal_recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL,
+                                               on_delete=models.PROTECT, null=True, blank=True,
+                                               related_name="+")
+
+    class Meta:
+        verbose_name = _("sự đồng ý")
+        verbose_name_plural = _("sự đồng ý")
+        indexes = [models.Index(fields=["subject_entity", "subject_id", "purpose"],
+                                name="consent_subject_purpose")]
+        constraints = [
+            models.CheckConstraint(condition=Q(subject_agreed=True) | Q(guardian__isnull=False),
+                                   name="consent_has_a_party"),
+            models.CheckConstraint(
+                condition=Q(withdrawn_at__isnull=True) | Q(withdrawn_by_subject=True)
+                | Q(withdrawn_by_guardian__isnull=False),
+                name="consent_withdrawal_has_a_party"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_entity}:{self.subject_id} {self.purpose}"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+class ConsentStatus(models.TextChoices):
+    GIVEN = "given", _("Đã đồng ý")
+    WITHDRAWN = "withdrawn", _("Đã rút lại")
+
+
+class ConsentState(models.Model):
+    """The current consent of one person for one purpose (no row: never given)."""
+
+    purpose = models.CharField(max_length=40)
+    subject_entity = models.CharField(max_length=10, choices=SubjectEntity.choices)
+    subject_id = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=ConsentStatus.choices)
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Also the index of the check: purpose first, so a batch of ids of one purpose is
+            # one range of the index.
+            models.UniqueConstraint(fields=["purpose", "subject_entity", "subject_id"],
+                                    name="one_consent_state_per_subject_purpose"),
+        ]
+        indexes = [models.Index(fields=["subject_entity", "subject_id"],
+                                name="consent_state_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_entity}:{self.subject_id} {self.purpose} {self.status}"
+
+
+class PolicyAcknowledgement(models.Model):
+    """A staff member read and acknowledged one version of the data-protection policy."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="policy_acknowledgements")
+    policy_version = models.CharField(max_length=20)
+    acknowledged_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "policy_version"],
+                                    name="one_acknowledgement_per_user_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.policy_version}"

@@ -1,0 +1,116 @@
+"""The consent forms of the pupil's page: parsers only. Who must agree, and what counts as
+proof, is the services' business (``privacy.services``); their messages are shown on the
+fields they name. Nothing is ticked or chosen in advance: the "agreed" box starts empty and
+every choice starts at "— Chọn —"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from edureg.privacy.purposes import Channel, Purpose
+from edureg.registry.models import Guardian
+from edureg.web.quality.forms import _ServiceErrors
+
+_DATE_INPUT = {"inputmode": "numeric", "placeholder": "dd/mm/yyyy", "autocomplete": "off"}
+_DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
+SUBJECT = "hoc-sinh"
+
+
+def _channel_choices(channels: Sequence[Channel]) -> list[tuple[str, str]]:
+    return [("", str(_("— Chọn hình thức —"))), *[(c.code, c.name) for c in channels]]
+
+
+class ConsentGiveForm(_ServiceErrors):
+    """One purpose's "record consent" form (one per purpose on the page)."""
+
+    purpose = forms.CharField(widget=forms.HiddenInput)
+    notice_version = forms.CharField(widget=forms.HiddenInput)
+    guardian = forms.TypedChoiceField(
+        label=_("Cha mẹ/người giám hộ đồng ý"), coerce=int, required=False, empty_value=None,
+        error_messages={"invalid_choice": _("Hãy chọn một người trong danh sách cha mẹ/người "
+                                            "giám hộ của học sinh.")})
+    subject_agreed = forms.BooleanField(
+        label=_("Chính học sinh đồng ý"), required=False,
+        help_text=_("Bắt buộc với học sinh từ đủ 7 tuổi: cần cả học sinh và cha mẹ/người giám "
+                    "hộ cùng đồng ý."))
+    channel = forms.ChoiceField(label=_("Hình thức"), required=False)
+    evidence_reference = forms.CharField(
+        label=_("Chứng cứ lưu"), required=False, max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text=_("Ví dụ: Phiếu đồng ý số 12, lưu tại hồ sơ lớp 1A."),
+        error_messages={"max_length": _("Chứng cứ lưu dài quá %(limit_value)d ký tự.")})
+    given_on = forms.DateField(
+        label=_("Ngày đồng ý"), required=False, input_formats=_DATE_FORMATS,
+        widget=forms.DateInput(format="%d/%m/%Y", attrs=_DATE_INPUT),
+        help_text=_("Ngày ký phiếu, ngày/tháng/năm; để trống là hôm nay."),
+        error_messages={"invalid": _("Ngày đồng ý phải theo dạng ngày/tháng/năm, ví dụ "
+                                     "05/09/2026.")})
+
+    def __init__(self, data: Any = None, *, purpose: Purpose, guardians: Sequence[Guardian],
+                 channels: Sequence[Channel]) -> None:
+        super().__init__(data, initial={"purpose": purpose.code,
+                                        "notice_version": purpose.notice_version},
+                         auto_id=f"dong-y-{purpose.code}-%s")
+        self.chosen_purpose = purpose
+        self.guardians = {g.pk: g for g in guardians}
+        field = self.fields["guardian"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", _("— Chọn người đồng ý —")),
+                         *[(g.pk, g.full_name) for g in guardians]]
+        channel = self.fields["channel"]
+        assert isinstance(channel, forms.ChoiceField)
+        channel.choices = _channel_choices(channels)
+
+    def chosen_guardian(self) -> Guardian | None:
+        chosen = self.cleaned_data.get("guardian")
+        return None if chosen is None else self.guardians.get(chosen)
+
+
+class ConsentWithdrawForm(_ServiceErrors):
+    """Withdrawing the consent in force for one purpose: by a parent or guardian, or the pupil."""
+
+    withdrawn_by = forms.ChoiceField(
+        label=_("Người rút lại"), required=False,
+        error_messages={"invalid_choice": _("Hãy chọn người rút lại trong danh sách.")})
+    withdrawal_channel = forms.ChoiceField(label=_("Hình thức"), required=False)
+    withdrawal_evidence = forms.CharField(
+        label=_("Chứng cứ lưu"), required=False, max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text=_("Ví dụ: Đơn rút lại sự đồng ý ngày 10/10/2026, lưu tại văn phòng."),
+        error_messages={"max_length": _("Chứng cứ lưu dài quá %(limit_value)d ký tự.")})
+    withdrawn_on = forms.DateField(
+        label=_("Ngày rút lại"), required=False, input_formats=_DATE_FORMATS,
+        widget=forms.DateInput(format="%d/%m/%Y", attrs=_DATE_INPUT),
+        help_text=_("Ngày/tháng/năm; để trống là hôm nay."),
+        error_messages={"invalid": _("Ngày rút lại phải theo dạng ngày/tháng/năm, ví dụ "
+                                     "05/10/2026.")})
+
+    def __init__(self, data: Any = None, *, purpose: Purpose, guardians: Sequence[Guardian],
+                 channels: Sequence[Channel]) -> None:
+        super().__init__(data, auto_id=f"rut-lai-{purpose.code}-%s")
+        self.chosen_purpose = purpose
+        self.guardians = {str(g.pk): g for g in guardians}
+        field = self.fields["withdrawn_by"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("— Chọn người rút lại —")), (SUBJECT, _("Chính học sinh")),
+                         *[(str(g.pk), g.full_name) for g in guardians]]
+        channel = self.fields["withdrawal_channel"]
+        assert isinstance(channel, forms.ChoiceField)
+        channel.choices = _channel_choices(channels)
+
+    def chosen_guardian(self) -> Guardian | None:
+        return self.guardians.get(self.cleaned_data.get("withdrawn_by") or "")
+
+    def by_subject(self) -> bool:
+        return self.cleaned_data.get("withdrawn_by") == SUBJECT
+
+
+class AcknowledgeForm(forms.Form):
+    version = forms.CharField(widget=forms.HiddenInput)
+    read = forms.BooleanField(
+        label=_("Tôi đã đọc và cam kết thực hiện quy chế này"), required=True,
+        error_messages={"required": _("Hãy đánh dấu ô xác nhận đã đọc quy chế.")})
