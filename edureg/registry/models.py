@@ -145,8 +145,11 @@ class Student(PersonNameFields):
     code_versions = models.JSONField(default=dict, blank=True)
     # A duplicate merged into another pupil (``registry.merge``): kept for history and undo,
     # gone from lists, selectors, quality measures and duplicate checks.
+    # Indexed only where set (``student_merged_into``): nearly every row is NULL, and a plain
+    # index let SQLite (no statistics) answer "merged_into IS NULL AND school_id IN …" by
+    # walking all 2.5 M rows through it — the rescan went from 64 s to 112 s.
     merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="merged_records")
+                                    related_name="merged_records", db_index=False)
     merged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -165,7 +168,9 @@ class Student(PersonNameFields):
         indexes = [models.Index(fields=["school", "name_sort_key"]),
                    # The entry-time duplicate check: same name (without diacritics) and birth.
                    models.Index(fields=["name_match_key", "date_of_birth"],
-                                name="student_name_birth")]
+                                name="student_name_birth"),
+                   models.Index(fields=["merged_into"], name="student_merged_into",
+                                condition=Q(merged_into__isnull=False))]
 
     def __str__(self) -> str:
         return self.full_name

@@ -544,8 +544,12 @@ def _rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None,
     masks = status_dimension_masks(rule_set, owner)
     own_connection = connection.in_atomic_block
     chunks = list(_school_chunks(sorted(school_ids), schools_per_chunk))
+    # Pupils with an open duplicate pair: one read for the whole rescan (a few tens of
+    # thousands of ids in a city), on the read thread at its first chunk.
+    paired_ids = functools.cache(lambda: _read_frame(
+        _OPEN_PAIR_IDS, own_connection=own_connection).get_column("record_id").cast(pl.Int64))
     read = functools.partial(_chunk_read, rule_set, owner, day=day, batch=shared is not None,
-                             own_connection=own_connection)
+                             own_connection=own_connection, paired_ids=paired_ids)
     for data in _read_ahead(chunks, read, ahead=not own_connection):
         started = time.perf_counter()
         frames = data.frames if shared is None else _with_shared(data.frames, shared())
@@ -581,7 +585,8 @@ def _ids(school_ids: Sequence[int]) -> str:
 
 
 def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: dt.date,
-                batch: bool, own_connection: bool) -> _Chunk:
+                batch: bool, own_connection: bool,
+                paired_ids: Callable[[], pl.Series] | None = None) -> _Chunk:
     from django.utils import timezone
 
     read_at = timezone.now()
@@ -606,10 +611,11 @@ def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: d
             pl.lit(day).alias(TODAY))
         if batch:
             if feed.entity == "student":
-                paired = _read_frame(_OPEN_PAIR_IDS, own_connection=own_connection)
+                paired = paired_ids() if paired_ids is not None else _read_frame(
+                    _OPEN_PAIR_IDS, own_connection=own_connection
+                ).get_column("record_id").cast(pl.Int64)
                 frame = frame.with_columns(
-                    pl.col("record_id").cast(pl.Int64)
-                    .is_in(paired.get_column("record_id").cast(pl.Int64).implode())
+                    pl.col("record_id").cast(pl.Int64).is_in(paired.implode())
                     .cast(pl.Int64).alias(DUPLICATE_COLUMN))
             if feed.checks_sql:
                 check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608

@@ -21,7 +21,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='student',
             name='merged_into',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_records', to='registry.student'),
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_records', to='registry.student'),
+        ),
+        migrations.AddIndex(
+            model_name='student',
+            index=models.Index(condition=models.Q(('merged_into__isnull', False)), fields=['merged_into'], name='student_merged_into'),
         ),
         migrations.CreateModel(
             name='StudentMerge',
