@@ -10,8 +10,9 @@ Seeds a fresh database (``DATABASE_URL``, empty, or a temporary SQLite file) unl
   peak memory of that process) over every school;
 - ``detection``: per planted problem kind (from the seed's ground truth), the share of planted
   records on which the expected rule fired; and the number of problem findings on records with
-  no planted problem (false positives). Kinds that belong to other engines (duplicates: the
-  de-duplication issue; register mismatches: identity verification) are listed as such;
+  no planted problem (false positives). Duplicate pupils are found by the duplicate run, done
+  before the rescan (``--no-dedupe`` skips it); kinds that belong to other engines (register
+  mismatches: identity verification) are listed as such;
 - ``recompute``: per-record recompute on save — ``records_refresh`` for one student with its
   guardians, in its own transaction — median and p95 over random students.
 """
@@ -61,10 +62,14 @@ EXPECTED: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
     "no_personal_id": {("student", "personal_id_number"): ("du.student.personal_id_number",)},
     "no_education_id": {("student", "education_id"): ("du.student.education_id",)},
     "age_grade": {("student", "date_of_birth"): ("dung.student.date_of_birth.grade",)},
+    # Found by the duplicate run (``edureg dedupe run``, before the rescan); the copy and the
+    # original both carry the finding while the pair is open.
+    "duplicate": {("student", ""): ("sach.student.duplicate.open",)},
 }
-ELSEWHERE = {"duplicate": "de-duplication (issue 6)",
-             "identity_mismatch": "identity verification (issue 5)",
-             "not_in_register": "identity verification (issue 5)"}
+# (kind, entity) measured by another engine, or not yet at all.
+ELSEWHERE = {("identity_mismatch", "student"): "identity verification (issue 5)",
+             ("not_in_register", "student"): "identity verification (issue 5)",
+             ("duplicate", "guardian"): "not yet: guardian records are not de-duplicated"}
 
 
 def main() -> int:
@@ -74,6 +79,8 @@ def main() -> int:
     parser.add_argument("--students-per-school", type=int, default=700)
     parser.add_argument("--existing", action="store_true")
     parser.add_argument("--recompute-samples", type=int, default=300)
+    parser.add_argument("--no-dedupe", action="store_true",
+                        help="skip the duplicate run before the rescan")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="edureg-bench-quality-", dir="/tmp"))
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
@@ -102,6 +109,11 @@ def main() -> int:
         if not seeded.created:
             print(json.dumps({"error": seeded.message}, ensure_ascii=False))
             return 1
+    if not args.no_dedupe:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "edureg.cli.main", "dedupe", "run", "--json"],
+                       check=True, capture_output=True, text=True, cwd=ROOT)
+        result["dedupe_seconds"] = round(time.perf_counter() - started, 1)
     result["rescan"] = rescan()
     result["detection"] = detection(Path(settings.EDUREG_REGISTER_SIM_DB))
     result["recompute"] = recompute(args.recompute_samples)
@@ -125,13 +137,26 @@ def detection(register_path: Path) -> dict[str, Any]:
 
     with sqlite3.connect(register_path) as register:
         planted = register.execute(
-            "SELECT kind, entity, record_id, field FROM planted_problem").fetchall()
+            "SELECT kind, entity, record_id, other_record_id, field FROM planted_problem"
+        ).fetchall()
     found: dict[tuple[str, int], set[str]] = defaultdict(set)
     by_owner: dict[int, list[str]] = defaultdict(list)
     for owner_id, entity, record_id, rule_code in Finding.objects.filter(
             owner_entity="student").values_list("owner_id", "entity", "record_id", "rule_code"):
         found[(entity, record_id)].add(rule_code)
         by_owner[owner_id].append(rule_code)
+    # The open-duplicate rule is a status rule: it lives in the record's status bits.
+    from edureg.quality.models import RecordState
+    from edureg.quality.rules.catalogue import DUPLICATE_RULE_CODE
+    from edureg.quality.services import current_rule_set
+
+    codes = [rule.code for rule in current_rule_set().status_rules("student")]
+    bit = 1 << codes.index(DUPLICATE_RULE_CODE)
+    for record_id, status_bits in RecordState.objects.filter(entity="student").values_list(
+            "record_id", "status_bits").iterator(chunk_size=20_000):
+        if status_bits & bit:
+            found[("student", record_id)].add(DUPLICATE_RULE_CODE)
+            by_owner[record_id].append(DUPLICATE_RULE_CODE)
     planted_students: set[int] = set()
     guardian_owner: dict[int, list[int]] = defaultdict(list)
     for student_id, guardian_id in StudentGuardian.objects.values_list("student_id",
@@ -140,19 +165,22 @@ def detection(register_path: Path) -> dict[str, Any]:
     recall: dict[str, dict[str, Any]] = {}
     hits: Counter[str] = Counter()
     totals: Counter[str] = Counter()
-    for kind, entity, record_id, field in planted:
+    for kind, entity, record_id, other_id, field in planted:
         owners = [record_id] if entity == "student" else guardian_owner.get(record_id, [])
+        if kind == "duplicate" and entity == "student":
+            owners.append(other_id)  # the original is half of the pair, not a false positive
         planted_students.update(owners)
-        if kind in ELSEWHERE:
-            totals[kind] += 1
+        label = kind if (kind, entity) not in ELSEWHERE else f"{kind}:{entity}"
+        totals[label] += 1
+        if (kind, entity) in ELSEWHERE:
             continue
         expected = EXPECTED.get(kind, {}).get((entity, field), ())
-        totals[kind] += 1
         if found[(entity, record_id)] & set(expected):
-            hits[kind] += 1
+            hits[label] += 1
+    handled = {f"{kind}:{entity}": text for (kind, entity), text in ELSEWHERE.items()}
     for kind, total in sorted(totals.items()):
-        if kind in ELSEWHERE:
-            recall[kind] = {"planted": total, "handled_by": ELSEWHERE[kind]}
+        if kind in handled:
+            recall[kind] = {"planted": total, "handled_by": handled[kind]}
         else:
             recall[kind] = {"planted": total, "found": hits[kind],
                             "recall": round(hits[kind] / total, 4)}
