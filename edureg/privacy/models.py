@@ -1,4 +1,5 @@
-"""Consent by purpose, and staff acknowledgements of the data-protection policy.
+"""Consent by purpose, staff acknowledgements of the data-protection policy, and the register
+of personal-data breaches (incidents).
 
 ``Consent`` is the proof (who agreed, through which channel, the evidence kept, the notice
 version shown, when; and its withdrawal). ``ConsentState`` is one row per person × purpose with
@@ -14,8 +15,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from edureg.access.policy import Grant
+from edureg.access.roles import Scope
 from edureg.registry.models import Guardian
-from edureg.schools.models import School
+from edureg.schools.models import Authority, School
 
 
 class SubjectEntity(models.TextChoices):
@@ -123,3 +126,43 @@ class PolicyAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.policy_version}"
+
+
+class Incident(models.Model):
+    """A personal-data breach: when it was detected, what happened (no personal data in the
+    text), how many people are affected, what was done, and when the authority (A05) was
+    notified. The notification deadline is computed from ``detected_at`` and the hours in the
+    ``deadlines`` data file, never stored. A school's incident has ``school``; one of the
+    authority as a whole has none."""
+
+    authority = models.ForeignKey(Authority, on_delete=models.PROTECT, related_name="+")
+    school = models.ForeignKey(School, on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="+")
+    detected_at = models.DateTimeField(_("thời điểm phát hiện"))
+    title = models.CharField(_("tiêu đề"), max_length=200)
+    description = models.TextField(_("mô tả"), max_length=4000)
+    affected_count = models.PositiveIntegerField(_("số người bị ảnh hưởng"))
+    actions_taken = models.TextField(_("biện pháp đã thực hiện"), max_length=4000, blank=True)
+    notified_at = models.DateTimeField(_("thời điểm thông báo A05"), null=True, blank=True)
+    notification_reference = models.CharField(_("số văn bản thông báo"), max_length=200,
+                                              blank=True)
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("sự cố dữ liệu cá nhân")
+        verbose_name_plural = _("sự cố dữ liệu cá nhân")
+        indexes = [models.Index(fields=["school", "detected_at"], name="incident_school_time")]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.title}"
+
+    @classmethod
+    def scope_q(cls, grant: Grant, actor_id: int) -> Q:
+        if grant.scope is Scope.AUTHORITY:
+            return Q(authority_id=grant.authority_id)
+        if grant.scope is Scope.SCHOOL:
+            return Q(school_id=grant.school_id)
+        return Q(pk__in=[])

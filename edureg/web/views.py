@@ -104,6 +104,7 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         "may_view_quality": has_perm_at(actor, Perm.QUALITY_VIEW, overview.school.pk),
         "may_review_acknowledgements": has_perm_at(actor, Perm.POLICY_ACK_REVIEW,
                                                    overview.school.pk),
+        "may_manage_incidents": has_perm_at(actor, Perm.INCIDENT_MANAGE, overview.school.pk),
         "identity": _school_identity(request, overview.school),
         "transfers": transfer_display.school_links(actor, overview.school),
         "duplicates": {"open_count": duplicate_selectors.open_count(actor=actor,

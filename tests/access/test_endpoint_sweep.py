@@ -41,7 +41,8 @@ from edureg.audit.actions import Kind
 from edureg.audit.models import AuditEvent
 from edureg.dedupe.models import DuplicateDecision, DuplicatePair
 from edureg.identity.models import IdentityState, VerificationJob
-from edureg.privacy.models import Consent, ConsentState, PolicyAcknowledgement
+from edureg.privacy.incidents import IncidentData, incident_record
+from edureg.privacy.models import Consent, ConsentState, Incident, PolicyAcknowledgement
 from edureg.privacy.policy import policy_acknowledge, policy_in_force
 from edureg.privacy.services import ConsentGiven, consent_give
 from edureg.quality.models import FieldGroupCheck, RecordState, SignOff
@@ -480,6 +481,42 @@ def _policy_ack_school(school: Callable[[World], int]) -> Url:
     return _web("privacy_acknowledgements", school)
 
 
+def _incidents(w: World) -> None:
+    """One incident recorded at each school (by its principal), not yet notified."""
+    for school, actor in ((w.cast.school_a, w.cast.alice), (w.cast.school_b, w.cast.dave)):
+        if not Incident.objects.filter(school=school).exists():
+            incident_record(actor=actor, school=school, data=IncidentData(
+                detected_at=timezone.now() - dt.timedelta(hours=3), title="Gửi nhầm email",
+                description="Gửi nhầm danh sách lớp.", affected_count=30, actions_taken=""))
+
+
+def _incident_of(school: str) -> Callable[[World], int]:
+    def pk(w: World) -> int:
+        found = Incident.objects.filter(school=getattr(w.cast, school)).first()
+        return found.pk if found is not None else MISSING_ID
+
+    return pk
+
+
+INCIDENT_A, INCIDENT_B = _incident_of("school_a"), _incident_of("school_b")
+
+
+def _incident_cases(name: str) -> tuple[Case, ...]:
+    """Another school's incident (by its own school id and under school A's id), an incident
+    of a school where the actor has another role, a missing one."""
+    return (
+        Case("other_school", "alice", _web(name, SCHOOL_B, INCIDENT_B)),
+        Case("other_school_under_own_id", "alice", _web(name, SCHOOL_A, INCIDENT_B)),
+        Case("other_school_other_role", "khoa", _web(name, SCHOOL_B, INCIDENT_B)),
+        *_missing("alice", lambda i: _web(name, SCHOOL_A, _id(i))),
+    )
+
+
+_INCIDENT_POST = {"detected_at": "", "title": "Gửi nhầm email",
+                  "description": "Gửi nhầm danh sách lớp.", "affected_count": "31",
+                  "actions_taken": "Thu hồi thư"}
+
+
 def _account_action(name: str, ok: int, **extra: Any) -> Endpoint:
     return Endpoint(
         Access.PERMISSION, {"POST": ok}, _web(name, BOB), actor="ivan", perm=Perm.ACCOUNT_MANAGE,
@@ -801,6 +838,32 @@ ENDPOINTS: dict[str, Endpoint] = {
             Case("other_school_other_role", "khoa", _policy_ack_school(SCHOOL_B)),
             Case("other_school_other_role", "iris", _policy_ack_school(SCHOOL_A)),
             *_missing("alice", lambda i: _policy_ack_school(_id(i))))),
+    # The breach register (incident.manage): principal and IT officer of the school, the
+    # authority officer across the authority.
+    "web:privacy_incidents": Endpoint(
+        Access.PERMISSION, {"GET": 200, "POST": 302}, _web("privacy_incidents", SCHOOL_A),
+        perm=Perm.INCIDENT_MANAGE, lacking=("bob", "carol", "lam", "sam"),
+        not_found=(
+            Case("other_school", "alice", _web("privacy_incidents", SCHOOL_B)),
+            Case("other_school_other_role", "khoa", _web("privacy_incidents", SCHOOL_B)),
+            *_missing("alice", lambda i: _web("privacy_incidents", _id(i)))),
+        data=lambda w: {**_INCIDENT_POST,
+                        "detected_at": timezone.localtime().strftime("%d/%m/%Y %H:%M")},
+        prepare=_incidents),
+    "web:privacy_incident_edit": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("privacy_incident_edit", SCHOOL_A, INCIDENT_A),
+        actor="ivan", perm=Perm.INCIDENT_MANAGE, lacking=("bob", "carol", "lam", "sam"),
+        not_found=_incident_cases("privacy_incident_edit"),
+        data=lambda w: {**_INCIDENT_POST, "detected_at": (
+            timezone.localtime() - dt.timedelta(hours=4)).strftime("%d/%m/%Y %H:%M")},
+        prepare=_incidents),
+    "web:privacy_incident_notify": Endpoint(
+        Access.PERMISSION, {"POST": 302},
+        _web("privacy_incident_notify", SCHOOL_A, INCIDENT_A), actor="erin",
+        perm=Perm.INCIDENT_MANAGE, lacking=("bob", "carol", "lam", "sam"),
+        not_found=_incident_cases("privacy_incident_notify"),
+        data=lambda w: {"notified_at": "", "notification_reference": "CV 5/THHB"},
+        prepare=_incidents),
     # API: public master data and documents.
     "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
     "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
@@ -924,6 +987,7 @@ def _state() -> dict[str, list[Any]]:
         "consents": list(Consent.objects.order_by("pk").values()),
         "consent_states": list(ConsentState.objects.order_by("pk").values()),
         "policy_acknowledgements": list(PolicyAcknowledgement.objects.order_by("pk").values()),
+        "incidents": list(Incident.objects.order_by("pk").values()),
     }
 
 

@@ -114,3 +114,47 @@ class AcknowledgeForm(forms.Form):
     read = forms.BooleanField(
         label=_("Tôi đã đọc và cam kết thực hiện quy chế này"), required=True,
         error_messages={"required": _("Hãy đánh dấu ô xác nhận đã đọc quy chế.")})
+
+
+_DATETIME_FORMATS = ["%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+_DATETIME_INPUT = {"inputmode": "numeric", "placeholder": "dd/mm/yyyy hh:mm",
+                   "autocomplete": "off"}
+
+
+class IncidentForm(_ServiceErrors):
+    """Record or correct a personal-data breach. The texts say what happened, never who."""
+
+    detected_at = forms.DateTimeField(
+        label=_("Thời điểm phát hiện"), required=False, input_formats=_DATETIME_FORMATS,
+        widget=forms.DateTimeInput(format="%d/%m/%Y %H:%M", attrs=_DATETIME_INPUT),
+        help_text=_("Ngày/tháng/năm giờ:phút, ví dụ 05/10/2026 14:30. Hạn thông báo tính từ "
+                    "thời điểm này."),
+        error_messages={"invalid": _("Thời điểm phát hiện phải theo dạng ngày/tháng/năm "
+                                     "giờ:phút, ví dụ 05/10/2026 14:30.")})
+    title = forms.CharField(label=_("Tiêu đề"), required=False, max_length=200,
+                            widget=forms.TextInput(attrs={"autocomplete": "off"}),
+                            error_messages={"max_length": _("Tiêu đề dài quá %(limit_value)d "
+                                                            "ký tự.")})
+    description = forms.CharField(
+        label=_("Mô tả sự cố"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Điều gì đã xảy ra, loại dữ liệu liên quan. Không ghi họ tên, số định danh, "
+                    "số điện thoại của người bị ảnh hưởng."))
+    affected_count = forms.IntegerField(
+        label=_("Số người bị ảnh hưởng"), required=False, min_value=0,
+        error_messages={"invalid": _("Số người bị ảnh hưởng phải là một số nguyên."),
+                        "min_value": _("Số người bị ảnh hưởng không được âm.")})
+    actions_taken = forms.CharField(label=_("Biện pháp đã thực hiện"), required=False,
+                                    widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class IncidentNotifyForm(_ServiceErrors):
+    notified_at = forms.DateTimeField(
+        label=_("Thời điểm thông báo"), required=False, input_formats=_DATETIME_FORMATS,
+        widget=forms.DateTimeInput(format="%d/%m/%Y %H:%M", attrs=_DATETIME_INPUT),
+        help_text=_("Để trống là bây giờ."),
+        error_messages={"invalid": _("Thời điểm thông báo phải theo dạng ngày/tháng/năm "
+                                     "giờ:phút, ví dụ 05/10/2026 14:30.")})
+    notification_reference = forms.CharField(
+        label=_("Số văn bản thông báo"), required=False, max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"max_length": _("Số văn bản thông báo dài quá %(limit_value)d ký tự.")})

@@ -11,4 +11,10 @@ urlpatterns: list[URLPattern] = [
     path("bao-ve-du-lieu/quy-che/", views.policy, name="privacy_policy"),
     path("truong/<int:school_id>/bao-ve-du-lieu/xac-nhan-quy-che/", views.acknowledgements,
          name="privacy_acknowledgements"),
+    path("truong/<int:school_id>/bao-ve-du-lieu/su-co/", views.incidents,
+         name="privacy_incidents"),
+    path("truong/<int:school_id>/bao-ve-du-lieu/su-co/<int:incident_id>/", views.incident_edit,
+         name="privacy_incident_edit"),
+    path("truong/<int:school_id>/bao-ve-du-lieu/su-co/<int:incident_id>/thong-bao/",
+         views.incident_notify_view, name="privacy_incident_notify"),
 ]

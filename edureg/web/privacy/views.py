@@ -7,15 +7,26 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from edureg.access.policy import get_scoped_or_404
 from edureg.access.roles import Perm
+from edureg.privacy.incidents import (
+    IncidentData,
+    incident_get,
+    incident_notify,
+    incident_record,
+    incident_register,
+    incident_update,
+)
 from edureg.privacy.policy import (
     PolicyNotAcknowledged,
     acknowledgement_overview,
@@ -32,8 +43,15 @@ from edureg.privacy.services import (
 )
 from edureg.registry.models import Student
 from edureg.registry.selectors import student_get
+from edureg.schools.models import School
 from edureg.web import views as web_views
-from edureg.web.privacy.forms import AcknowledgeForm, ConsentGiveForm, ConsentWithdrawForm
+from edureg.web.privacy.forms import (
+    AcknowledgeForm,
+    ConsentGiveForm,
+    ConsentWithdrawForm,
+    IncidentForm,
+    IncidentNotifyForm,
+)
 
 _ANCHOR = "#dong-y"
 
@@ -173,3 +191,99 @@ def acknowledgements(request: HttpRequest, school_id: int) -> HttpResponse:
                         (overview.school.name, reverse("web:school", args=[overview.school.pk])),
                         (title, None)],
     })
+
+
+# --- Incidents (sự cố dữ liệu cá nhân) ---------------------------------------------------------
+
+def _incident_data(values: dict[str, object]) -> IncidentData:
+    return IncidentData(
+        detected_at=values.get("detected_at"),  # type: ignore[arg-type]
+        title=str(values.get("title") or ""), description=str(values.get("description") or ""),
+        affected_count=values.get("affected_count"),  # type: ignore[arg-type]
+        actions_taken=str(values.get("actions_taken") or ""))
+
+
+def _incidents_page(request: HttpRequest, school_id: int, *, new_form: IncidentForm | None = None,
+                    forms: dict[tuple[str, int], Form] | None = None,
+                    status: int = 200) -> HttpResponse:
+    register = incident_register(actor=request.user, school_id=school_id)
+    bound = forms or {}
+    rows = [{
+        "row": row,
+        "edit": bound.get(("edit", row.incident.pk)) or IncidentForm(
+            initial={"detected_at": timezone.localtime(row.incident.detected_at),
+                     "title": row.incident.title, "description": row.incident.description,
+                     "affected_count": row.incident.affected_count,
+                     "actions_taken": row.incident.actions_taken},
+            auto_id=f"su-co-{row.incident.pk}-%s"),
+        "notify": bound.get(("notify", row.incident.pk)) or IncidentNotifyForm(
+            auto_id=f"thong-bao-{row.incident.pk}-%s"),
+    } for row in register.rows]
+    title = _("Sự cố dữ liệu cá nhân")
+    return render(request, "web/privacy/incidents.html", {
+        "title": title, "register": register, "school": register.school, "rows": rows,
+        "form": new_form or IncidentForm(auto_id="su-co-moi-%s"),
+        "breadcrumbs": [(gettext_lazy("Trang chủ"), reverse("web:home")),
+                        (register.school.name, reverse("web:school",
+                                                       args=[register.school.pk])),
+                        (title, None)],
+    }, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incidents(request: HttpRequest, school_id: int) -> HttpResponse:
+    """The school's breach register with the notification clock, and the form to record one."""
+    if request.method != "POST":
+        return _incidents_page(request, school_id)
+    school = get_scoped_or_404(School.objects.all(), request.user, Perm.INCIDENT_MANAGE,
+                               pk=school_id)
+    form = IncidentForm(request.POST, auto_id="su-co-moi-%s")
+    if form.is_valid():
+        try:
+            incident_record(actor=request.user, school=school,
+                            data=_incident_data(form.cleaned_data))
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, _("Đã ghi nhận sự cố. Hãy thông báo cho cơ quan chức năng "
+                                        "trong thời hạn quy định."))
+            return redirect(reverse("web:privacy_incidents", args=[school.pk]))
+    return _incidents_page(request, school_id, new_form=form)
+
+
+@login_required
+@require_POST
+def incident_edit(request: HttpRequest, school_id: int, incident_id: int) -> HttpResponse:
+    incident_get(actor=request.user, school_id=school_id, incident_id=incident_id)
+    form = IncidentForm(request.POST, auto_id=f"su-co-{incident_id}-%s")
+    if form.is_valid():
+        try:
+            incident_update(actor=request.user, school_id=school_id, incident_id=incident_id,
+                            data=_incident_data(form.cleaned_data))
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, _("Đã cập nhật sự cố."))
+            return redirect(reverse("web:privacy_incidents", args=[school_id]))
+    return _incidents_page(request, school_id, forms={("edit", incident_id): form})
+
+
+@login_required
+@require_POST
+def incident_notify_view(request: HttpRequest, school_id: int, incident_id: int
+                         ) -> HttpResponse:
+    incident_get(actor=request.user, school_id=school_id, incident_id=incident_id)
+    form = IncidentNotifyForm(request.POST, auto_id=f"thong-bao-{incident_id}-%s")
+    if form.is_valid():
+        try:
+            incident_notify(actor=request.user, school_id=school_id, incident_id=incident_id,
+                            notified_at=form.cleaned_data["notified_at"],
+                            reference=form.cleaned_data["notification_reference"])
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, _("Đã ghi nhận việc thông báo sự cố cho cơ quan chức "
+                                        "năng."))
+            return redirect(reverse("web:privacy_incidents", args=[school_id]))
+    return _incidents_page(request, school_id, forms={("notify", incident_id): form})
