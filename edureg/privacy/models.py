@@ -166,3 +166,78 @@ class Incident(models.Model):
         if grant.scope is Scope.SCHOOL:
             return Q(school_id=grant.school_id)
         return Q(pk__in=[])
+
+
+class SubjectRequestKind(models.TextChoices):
+    ACCESS = "access", _("Truy cập dữ liệu")
+    CORRECTION = "correction", _("Chỉnh sửa dữ liệu")
+    DELETION = "deletion", _("Xoá dữ liệu")
+    RESTRICTION = "restriction", _("Hạn chế xử lý")
+    OBJECTION = "objection", _("Phản đối xử lý")
+    CONSENT_WITHDRAWAL = "consent_withdrawal", _("Rút lại sự đồng ý")
+
+
+class RequesterRelation(models.TextChoices):
+    GUARDIAN = "guardian", _("Cha mẹ/người giám hộ")
+    SUBJECT = "subject", _("Chính học sinh")
+
+
+class SubjectRequestStatus(models.TextChoices):
+    RECEIVED = "received", _("Đã tiếp nhận")
+    ACKNOWLEDGED = "acknowledged", _("Đã xác nhận đã nhận")
+    IN_PROGRESS = "in_progress", _("Đang xử lý")
+    ANSWERED = "answered", _("Đã trả lời")
+    REFUSED = "refused", _("Từ chối")
+    CLOSED = "closed", _("Đã đóng")
+
+
+class SubjectRequest(models.Model):
+    """A data-subject request (yêu cầu của chủ thể dữ liệu) about a pupil: what is asked, by whom
+    (the parent/guardian or the pupil), through which channel, who handles it and the answer.
+    The deadlines are computed from ``received_at``, the kind and the ``deadlines`` and
+    ``holidays`` data files, never stored."""
+
+    authority = models.ForeignKey(Authority, on_delete=models.PROTECT, related_name="+")
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="+")
+    subject_entity = models.CharField(max_length=10, choices=SubjectEntity.choices,
+                                      default=SubjectEntity.STUDENT)
+    subject_id = models.BigIntegerField()
+    kind = models.CharField(_("loại yêu cầu"), max_length=20,
+                            choices=SubjectRequestKind.choices)
+    received_at = models.DateTimeField(_("thời điểm tiếp nhận"))
+    channel = models.CharField(_("hình thức"), max_length=30)
+    requester_relation = models.CharField(_("người yêu cầu"), max_length=10,
+                                          choices=RequesterRelation.choices)
+    details = models.TextField(_("nội dung yêu cầu"), max_length=4000, blank=True)
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    null=True, blank=True, related_name="+",
+                                    verbose_name=_("người xử lý"))
+    status = models.CharField(_("tình trạng"), max_length=20,
+                              choices=SubjectRequestStatus.choices,
+                              default=SubjectRequestStatus.RECEIVED)
+    response = models.TextField(_("nội dung trả lời"), max_length=4000, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+
+    class Meta:
+        verbose_name = _("yêu cầu của chủ thể dữ liệu")
+        verbose_name_plural = _("yêu cầu của chủ thể dữ liệu")
+        indexes = [
+            models.Index(fields=["school", "status"], name="subject_request_school_status"),
+            models.Index(fields=["subject_entity", "subject_id"], name="subject_request_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.kind} {self.subject_entity}:{self.subject_id}"
+
+    @classmethod
+    def scope_q(cls, grant: Grant, actor_id: int) -> Q:
+        if grant.scope is Scope.AUTHORITY:
+            return Q(authority_id=grant.authority_id)
+        if grant.scope is Scope.SCHOOL:
+            return Q(school_id=grant.school_id)
+        return Q(pk__in=[])

@@ -87,7 +87,9 @@ def home(request: HttpRequest) -> HttpResponse:
     schools = list(schools_visible(request.user))
     if len(schools) == 1:
         return redirect("web:school", schools[0].pk)
-    return render(request, "web/home.html", {"schools": schools, "breadcrumbs": []})
+    return render(request, "web/home.html", {"schools": schools, "breadcrumbs": [],
+                                             "may_view_inventory": may(request.user,
+                                                                       Perm.INVENTORY_VIEW)})
 
 
 @login_required
@@ -105,6 +107,9 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         "may_review_acknowledgements": has_perm_at(actor, Perm.POLICY_ACK_REVIEW,
                                                    overview.school.pk),
         "may_manage_incidents": has_perm_at(actor, Perm.INCIDENT_MANAGE, overview.school.pk),
+        "may_manage_subject_requests": has_perm_at(actor, Perm.SUBJECT_REQUEST_MANAGE,
+                                                   overview.school.pk),
+        "may_view_inventory": has_perm_at(actor, Perm.INVENTORY_VIEW, overview.school.pk),
         "identity": _school_identity(request, overview.school),
         "transfers": transfer_display.school_links(actor, overview.school),
         "duplicates": {"open_count": duplicate_selectors.open_count(actor=actor,

@@ -42,9 +42,16 @@ from edureg.audit.models import AuditEvent
 from edureg.dedupe.models import DuplicateDecision, DuplicatePair
 from edureg.identity.models import IdentityState, VerificationJob
 from edureg.privacy.incidents import IncidentData, incident_record
-from edureg.privacy.models import Consent, ConsentState, Incident, PolicyAcknowledgement
+from edureg.privacy.models import (
+    Consent,
+    ConsentState,
+    Incident,
+    PolicyAcknowledgement,
+    SubjectRequest,
+)
 from edureg.privacy.policy import policy_acknowledge, policy_in_force
 from edureg.privacy.services import ConsentGiven, consent_give
+from edureg.privacy.subject_requests import SubjectRequestData, subject_request_record
 from edureg.quality.models import FieldGroupCheck, RecordState, SignOff
 from edureg.registry.merge import student_merge
 from edureg.registry.models import (
@@ -517,6 +524,49 @@ _INCIDENT_POST = {"detected_at": "", "title": "Gửi nhầm email",
                   "actions_taken": "Thu hồi thư"}
 
 
+def _subject_requests(w: World) -> None:
+    """One access request recorded at each school (by its principal) about one of its pupils."""
+    for school, actor, pupil in ((w.cast.school_a, w.cast.alice, w.cast.an),
+                                 (w.cast.school_b, w.cast.dave, w.cast.other_school_student)):
+        if not SubjectRequest.objects.filter(school=school).exists():
+            subject_request_record(actor=actor, school=school, data=SubjectRequestData(
+                kind="access", student_code=str(pupil.education_id), received_at=None,
+                channel="don_giay", requester_relation="guardian", details=""))
+
+
+def _subject_request_of(school: str) -> Callable[[World], int]:
+    def pk(w: World) -> int:
+        found = SubjectRequest.objects.filter(school=getattr(w.cast, school)).first()
+        return found.pk if found is not None else MISSING_ID
+
+    return pk
+
+
+REQUEST_A, REQUEST_B = _subject_request_of("school_a"), _subject_request_of("school_b")
+
+
+def _subject_request_url(name: str, school: Callable[[World], int],
+                         request: Callable[[World], int]) -> Url:
+    if name == "privacy_subject_request_action":
+        return lambda w: reverse(f"web:{name}", args=[school(w), request(w), "xac-nhan"])
+    return _web(name, school, request)
+
+
+def _subject_request_cases(name: str) -> tuple[Case, ...]:
+    """Another school's request (by its own school id and under school A's id), a request of
+    a school where the actor has another role, a missing one."""
+    return (
+        Case("other_school", "alice", _subject_request_url(name, SCHOOL_B, REQUEST_B)),
+        Case("other_school_under_own_id", "alice",
+             _subject_request_url(name, SCHOOL_A, REQUEST_B)),
+        Case("other_school_other_role", "khoa", _subject_request_url(name, SCHOOL_B, REQUEST_B)),
+        *_missing("alice", lambda i: _subject_request_url(name, SCHOOL_A, _id(i))),
+    )
+
+
+_SUBJECT_REQUEST_LACKING = ("bob", "carol", "ivan", "lam", "sam")
+
+
 def _account_action(name: str, ok: int, **extra: Any) -> Endpoint:
     return Endpoint(
         Access.PERMISSION, {"POST": ok}, _web(name, BOB), actor="ivan", perm=Perm.ACCOUNT_MANAGE,
@@ -830,6 +880,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     "web:privacy_policy": Endpoint(
         Access.SIGNED_IN, {"GET": 200, "POST": 302}, _web("privacy_policy"), actor="lam",
         data=lambda w: {"version": policy_in_force().version, "read": "on"}),
+    # The processing inventory (inventory.view: principal, IT officer, authority officer) and
+    # its CSV, which holds no personal data (allow-listed in test_no_files.py).
+    "web:privacy_inventory": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("privacy_inventory"), actor="ivan",
+        perm=Perm.INVENTORY_VIEW, lacking=("bob", "carol", "lam", "sam")),
+    "web:privacy_inventory_csv": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("privacy_inventory_csv"), actor="erin",
+        perm=Perm.INVENTORY_VIEW, lacking=("bob", "carol", "lam", "sam")),
     "web:privacy_acknowledgements": Endpoint(
         Access.PERMISSION, {"GET": 200}, _policy_ack_school(SCHOOL_A),
         perm=Perm.POLICY_ACK_REVIEW, lacking=("bob", "carol", "erin", "ivan", "lam"),
@@ -864,6 +922,32 @@ ENDPOINTS: dict[str, Endpoint] = {
         not_found=_incident_cases("privacy_incident_notify"),
         data=lambda w: {"notified_at": "", "notification_reference": "CV 5/THHB"},
         prepare=_incidents),
+    # Data-subject requests (subject_request.manage): principal, vice-principal and records
+    # clerk of the school, the authority officer across the authority.
+    "web:privacy_subject_requests": Endpoint(
+        Access.PERMISSION, {"GET": 200, "POST": 302}, _web("privacy_subject_requests", SCHOOL_A),
+        perm=Perm.SUBJECT_REQUEST_MANAGE, lacking=_SUBJECT_REQUEST_LACKING,
+        not_found=(
+            Case("other_school", "alice", _web("privacy_subject_requests", SCHOOL_B)),
+            Case("other_school_other_role", "khoa", _web("privacy_subject_requests", SCHOOL_B)),
+            Case("other_school_other_role", "iris", _web("privacy_subject_requests", SCHOOL_A)),
+            *_missing("alice", lambda i: _web("privacy_subject_requests", _id(i)))),
+        data=lambda w: {"kind": "correction", "student_code": w.cast.an.education_id,
+                        "requester_relation": "guardian", "channel": "don_giay",
+                        "received_at": "", "details": "Sửa ngày sinh"},
+        prepare=_subject_requests),
+    "web:privacy_subject_request": Endpoint(
+        Access.PERMISSION, {"GET": 200},
+        _subject_request_url("privacy_subject_request", SCHOOL_A, REQUEST_A), actor="erin",
+        perm=Perm.SUBJECT_REQUEST_MANAGE, lacking=_SUBJECT_REQUEST_LACKING,
+        not_found=_subject_request_cases("privacy_subject_request"),
+        prepare=_subject_requests),
+    "web:privacy_subject_request_action": Endpoint(
+        Access.PERMISSION, {"POST": 302},
+        _subject_request_url("privacy_subject_request_action", SCHOOL_A, REQUEST_A),
+        perm=Perm.SUBJECT_REQUEST_MANAGE, lacking=_SUBJECT_REQUEST_LACKING,
+        not_found=_subject_request_cases("privacy_subject_request_action"),
+        prepare=_subject_requests),
     # API: public master data and documents.
     "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
     "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
@@ -988,6 +1072,7 @@ def _state() -> dict[str, list[Any]]:
         "consent_states": list(ConsentState.objects.order_by("pk").values()),
         "policy_acknowledgements": list(PolicyAcknowledgement.objects.order_by("pk").values()),
         "incidents": list(Incident.objects.order_by("pk").values()),
+        "subject_requests": list(SubjectRequest.objects.order_by("pk").values()),
     }
 
 

@@ -41,9 +41,11 @@ from tests.access import test_endpoint_sweep as sweep
 from tests.conftest import Cast
 
 # Route name → why its download holds aggregates only. Each one's payload is still checked for
-# the personal values of everyone on record. (The processing inventory of part 8 belongs here
-# when it exists.)
-AGGREGATE_DOWNLOADS: Mapping[str, str] = {}
+# the personal values of everyone on record.
+AGGREGATE_DOWNLOADS: Mapping[str, str] = {
+    "web:privacy_inventory_csv": "the processing inventory: data categories, field labels, "
+                                 "purposes, recipients, retention, security measures",
+}
 
 PAGE_TYPES = frozenset({"text/html", "application/json"})
 FILE_TYPES = frozenset({

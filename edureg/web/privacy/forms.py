@@ -158,3 +158,62 @@ class IncidentNotifyForm(_ServiceErrors):
         label=_("Số văn bản thông báo"), required=False, max_length=200,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
         error_messages={"max_length": _("Số văn bản thông báo dài quá %(limit_value)d ký tự.")})
+
+
+class SubjectRequestForm(_ServiceErrors):
+    """Record a data-subject request received about a pupil. Nothing is chosen in advance."""
+
+    kind = forms.ChoiceField(label=_("Loại yêu cầu"), required=False)
+    student_code = forms.CharField(
+        label=_("Mã học sinh"), required=False, max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text=_("Mã định danh Bộ GD&ĐT hoặc mã tạm của học sinh."),
+        error_messages={"max_length": _("Mã học sinh dài quá %(limit_value)d ký tự.")})
+    requester_relation = forms.ChoiceField(label=_("Người yêu cầu"), required=False)
+    channel = forms.ChoiceField(label=_("Hình thức tiếp nhận"), required=False)
+    received_at = forms.DateTimeField(
+        label=_("Thời điểm tiếp nhận"), required=False, input_formats=_DATETIME_FORMATS,
+        widget=forms.DateTimeInput(format="%d/%m/%Y %H:%M", attrs=_DATETIME_INPUT),
+        help_text=_("Để trống là bây giờ. Thời hạn tính từ ngày tiếp nhận."),
+        error_messages={"invalid": _("Thời điểm tiếp nhận phải theo dạng ngày/tháng/năm "
+                                     "giờ:phút, ví dụ 05/10/2026 14:30.")})
+    details = forms.CharField(
+        label=_("Nội dung yêu cầu"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Ví dụ: sửa ngày sinh theo giấy khai sinh; rút lại đồng ý đăng ảnh."))
+
+    def __init__(self, data: Any = None, *, kinds: Sequence[tuple[str, str]],
+                 relations: Sequence[tuple[str, str]], channels: Sequence[tuple[str, str]],
+                 **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        for name, choices, empty in (("kind", kinds, _("— Chọn loại yêu cầu —")),
+                                     ("requester_relation", relations, _("— Chọn —")),
+                                     ("channel", channels, _("— Chọn hình thức —"))):
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [("", str(empty)), *choices]
+            field.error_messages["invalid_choice"] = _("Hãy chọn trong danh sách.")
+
+
+class SubjectRequestAssignForm(_ServiceErrors):
+    assigned_to = forms.TypedChoiceField(
+        label=_("Người xử lý"), coerce=int, required=False, empty_value=None,
+        error_messages={"invalid_choice": _("Người xử lý: hãy chọn một người trong danh "
+                                            "sách.")})
+
+    def __init__(self, data: Any = None, *, users: Sequence[tuple[int, str]],
+                 **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        field = self.fields["assigned_to"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", str(_("— Chọn người xử lý —"))), *users]
+
+
+class SubjectRequestResponseForm(_ServiceErrors):
+    """The answer to the requester, or the reason for refusing (``label``)."""
+
+    response = forms.CharField(label=_("Nội dung trả lời"), required=False,
+                               widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, data: Any = None, *, label: str, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.fields["response"].label = label

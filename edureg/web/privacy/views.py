@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from edureg.access.policy import get_scoped_or_404
 from edureg.access.roles import Perm
+from edureg.privacy.deadlines import SubjectRequestDeadlines, deadlines_in_force
 from edureg.privacy.incidents import (
     IncidentData,
     incident_get,
@@ -27,6 +28,7 @@ from edureg.privacy.incidents import (
     incident_register,
     incident_update,
 )
+from edureg.privacy.models import RequesterRelation, SubjectRequestKind
 from edureg.privacy.policy import (
     PolicyNotAcknowledged,
     acknowledgement_overview,
@@ -41,6 +43,20 @@ from edureg.privacy.services import (
     consent_give,
     consent_withdraw,
 )
+from edureg.privacy.subject_requests import (
+    SubjectRequestData,
+    assignable_users,
+    deletion_explanation,
+    subject_request_acknowledge,
+    subject_request_answer,
+    subject_request_assign,
+    subject_request_close,
+    subject_request_detail,
+    subject_request_get,
+    subject_request_record,
+    subject_request_refuse,
+    subject_request_register,
+)
 from edureg.registry.models import Student
 from edureg.registry.selectors import student_get
 from edureg.schools.models import School
@@ -51,6 +67,9 @@ from edureg.web.privacy.forms import (
     ConsentWithdrawForm,
     IncidentForm,
     IncidentNotifyForm,
+    SubjectRequestAssignForm,
+    SubjectRequestForm,
+    SubjectRequestResponseForm,
 )
 
 _ANCHOR = "#dong-y"
@@ -287,3 +306,159 @@ def incident_notify_view(request: HttpRequest, school_id: int, incident_id: int
                                         "năng."))
             return redirect(reverse("web:privacy_incidents", args=[school_id]))
     return _incidents_page(request, school_id, forms={("notify", incident_id): form})
+
+
+# --- Data-subject requests (yêu cầu của chủ thể dữ liệu) ----------------------------------------
+
+def _request_form(data: object = None) -> SubjectRequestForm:
+    rules = subject_request_register_rules()
+    return SubjectRequestForm(data, kinds=[(k, str(n)) for k, n in SubjectRequestKind.choices],
+                              relations=[(k, str(n)) for k, n in RequesterRelation.choices],
+                              channels=[(c.code, c.name) for c in rules.channels],
+                              auto_id="yeu-cau-moi-%s")
+
+
+def subject_request_register_rules() -> SubjectRequestDeadlines:
+    rules = deadlines_in_force().subject_requests
+    assert rules is not None, "the deadlines in force give no data-subject request deadlines"
+    return rules
+
+
+def _school_crumbs(school: School, title: str, *, list_title: str | None = None
+                   ) -> list[tuple[object, str | None]]:
+    crumbs: list[tuple[object, str | None]] = [
+        (gettext_lazy("Trang chủ"), reverse("web:home")),
+        (school.name, reverse("web:school", args=[school.pk]))]
+    if list_title is not None:
+        crumbs.append((list_title, reverse("web:privacy_subject_requests", args=[school.pk])))
+    return [*crumbs, (title, None)]
+
+
+def _subject_requests_page(request: HttpRequest, school_id: int, *,
+                           form: SubjectRequestForm | None = None) -> HttpResponse:
+    register = subject_request_register(actor=request.user, school_id=school_id)
+    title = _("Yêu cầu của chủ thể dữ liệu")
+    return render(request, "web/privacy/subject_requests.html", {
+        "title": title, "register": register, "school": register.school,
+        "channels": {c.code: c.name for c in register.rules.channels},
+        "form": form or _request_form(),
+        "breadcrumbs": _school_crumbs(register.school, title),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def subject_requests(request: HttpRequest, school_id: int) -> HttpResponse:
+    """The school's data-subject requests with their deadlines (overdue first), and the form to
+    record one."""
+    if request.method != "POST":
+        return _subject_requests_page(request, school_id)
+    school = get_scoped_or_404(School.objects.all(), request.user, Perm.SUBJECT_REQUEST_MANAGE,
+                               pk=school_id)
+    form = _request_form(request.POST)
+    if form.is_valid():
+        values = form.cleaned_data
+        try:
+            created = subject_request_record(actor=request.user, school=school,
+                                             data=SubjectRequestData(
+                kind=values["kind"], student_code=values["student_code"],
+                received_at=values["received_at"], channel=values["channel"],
+                requester_relation=values["requester_relation"], details=values["details"]))
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, _("Đã ghi nhận yêu cầu. Hãy xác nhận đã nhận với người "
+                                        "yêu cầu trong thời hạn."))
+            return redirect(reverse("web:privacy_subject_request", args=[school.pk, created.pk]))
+    return _subject_requests_page(request, school_id, form=form)
+
+
+def _subject_request_page(request: HttpRequest, school_id: int, request_id: int, *,
+                          forms: dict[str, Form] | None = None) -> HttpResponse:
+    row = subject_request_detail(actor=request.user, school_id=school_id,
+                                 request_id=request_id)
+    item = row.request
+    school = School.objects.get(pk=item.school_id)
+    bound = forms or {}
+    users = [(u.pk, u.full_name or u.username) for u in assignable_users(school)]
+    rules = subject_request_register_rules()
+    channel = rules.channel(item.channel)
+    title = _("Yêu cầu số %(number)d") % {"number": item.pk}
+    return render(request, "web/privacy/subject_request.html", {
+        "title": title, "row": row, "item": item, "school": school,
+        "channel": channel.name if channel is not None else item.channel,
+        "deletion": deletion_explanation() if item.kind == SubjectRequestKind.DELETION else None,
+        "assign": bound.get("phan-cong") or SubjectRequestAssignForm(
+            users=users, initial={"assigned_to": item.assigned_to_id},
+            auto_id="phan-cong-%s"),
+        "answer": bound.get("tra-loi") or SubjectRequestResponseForm(
+            label=_("Nội dung trả lời"), auto_id="tra-loi-%s"),
+        "refuse": bound.get("tu-choi") or SubjectRequestResponseForm(
+            label=_("Lý do từ chối"), auto_id="tu-choi-%s"),
+        "breadcrumbs": _school_crumbs(school, title,
+                                      list_title=_("Yêu cầu của chủ thể dữ liệu")),
+    })
+
+
+@login_required
+@require_GET
+def subject_request(request: HttpRequest, school_id: int, request_id: int) -> HttpResponse:
+    """One request: its deadlines, what a deletion cannot remove, and the actions."""
+    return _subject_request_page(request, school_id, request_id)
+
+
+_ACTIONS = ("xac-nhan", "phan-cong", "tra-loi", "tu-choi", "dong")
+
+
+@login_required
+@require_POST
+def subject_request_action(request: HttpRequest, school_id: int, request_id: int,
+                           action: str) -> HttpResponse:
+    """Acknowledge (xac-nhan), assign (phan-cong), answer (tra-loi), refuse (tu-choi) or close
+    (dong) a request."""
+    found = subject_request_get(actor=request.user, school_id=school_id, request_id=request_id)
+    if action not in _ACTIONS:
+        raise Http404
+    actor = request.user
+    back = reverse("web:privacy_subject_request", args=[school_id, found.pk])
+    form: SubjectRequestAssignForm | SubjectRequestResponseForm
+    try:
+        if action == "xac-nhan":
+            subject_request_acknowledge(actor=actor, school_id=school_id, request_id=found.pk)
+            messages.success(request, _("Đã ghi nhận việc xác nhận đã nhận yêu cầu."))
+        elif action == "dong":
+            subject_request_close(actor=actor, school_id=school_id, request_id=found.pk)
+            messages.success(request, _("Đã đóng yêu cầu."))
+        elif action == "phan-cong":
+            school = School.objects.get(pk=found.school_id)
+            users = [(u.pk, u.full_name or u.username) for u in assignable_users(school)]
+            form = SubjectRequestAssignForm(request.POST, users=users, auto_id="phan-cong-%s")
+            if not form.is_valid():
+                return _subject_request_page(request, school_id, found.pk,
+                                             forms={action: form})
+            subject_request_assign(actor=actor, school_id=school_id, request_id=found.pk,
+                                   assignee_id=form.cleaned_data["assigned_to"])
+            messages.success(request, _("Đã phân công người xử lý."))
+        else:
+            label = _("Nội dung trả lời") if action == "tra-loi" else _("Lý do từ chối")
+            form = SubjectRequestResponseForm(request.POST, label=label,
+                                              auto_id=f"{action}-%s")
+            if not form.is_valid():
+                return _subject_request_page(request, school_id, found.pk,
+                                             forms={action: form})
+            if action == "tra-loi":
+                subject_request_answer(actor=actor, school_id=school_id, request_id=found.pk,
+                                       response=form.cleaned_data["response"])
+                messages.success(request, _("Đã ghi nhận câu trả lời."))
+            else:
+                subject_request_refuse(actor=actor, school_id=school_id, request_id=found.pk,
+                                       reason=form.cleaned_data["response"])
+                messages.success(request, _("Đã ghi nhận việc từ chối yêu cầu và lý do."))
+    except ValidationError as error:
+        if action in {"phan-cong", "tra-loi", "tu-choi"} and "status" not in getattr(
+                error, "error_dict", {}):
+            form.add_service_errors(error)
+            return _subject_request_page(request, school_id, found.pk, forms={action: form})
+        for message in error.messages:
+            messages.error(request, message)
+    return redirect(back)
