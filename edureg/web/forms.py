@@ -69,6 +69,8 @@ _HELP: dict[str, Any] = {
     "phone": _("Di động 10 số hoặc cố định 11 số; có thể bắt đầu bằng +84."),
     "temporary_code": _("Mã do hệ thống cấp khi chưa có mã định danh Bộ GD&ĐT."),
 }
+# Date fields are typed dd/mm/yyyy (Vietnamese order) on a numeric keypad.
+DATE_INPUT = {"inputmode": "numeric", "placeholder": "dd/mm/yyyy", "autocomplete": "off"}
 IDENTITY_REASON = "identity_change_reason"
 NOT_DUPLICATE_REASON = "not_duplicate_reason"
 _REASONS = frozenset({IDENTITY_REASON, NOT_DUPLICATE_REASON})

@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 from edureg.privacy.purposes import Channel, Purpose
 from edureg.registry.models import Guardian
+from edureg.web.forms import DATE_INPUT
 from edureg.web.quality.forms import _ServiceErrors
 
-_DATE_INPUT = {"inputmode": "numeric", "placeholder": "dd/mm/yyyy", "autocomplete": "off"}
 _DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 SUBJECT = "hoc-sinh"
 
@@ -45,7 +45,7 @@ class ConsentGiveForm(_ServiceErrors):
         error_messages={"max_length": _("Chứng cứ lưu dài quá %(limit_value)d ký tự.")})
     given_on = forms.DateField(
         label=_("Ngày đồng ý"), required=False, input_formats=_DATE_FORMATS,
-        widget=forms.DateInput(format="%d/%m/%Y", attrs=_DATE_INPUT),
+        widget=forms.DateInput(format="%d/%m/%Y", attrs=DATE_INPUT),
         help_text=_("Ngày ký phiếu, ngày/tháng/năm; để trống là hôm nay."),
         error_messages={"invalid": _("Ngày đồng ý phải theo dạng ngày/tháng/năm, ví dụ "
                                      "05/09/2026.")})
@@ -84,7 +84,7 @@ class ConsentWithdrawForm(_ServiceErrors):
         error_messages={"max_length": _("Chứng cứ lưu dài quá %(limit_value)d ký tự.")})
     withdrawn_on = forms.DateField(
         label=_("Ngày rút lại"), required=False, input_formats=_DATE_FORMATS,
-        widget=forms.DateInput(format="%d/%m/%Y", attrs=_DATE_INPUT),
+        widget=forms.DateInput(format="%d/%m/%Y", attrs=DATE_INPUT),
         help_text=_("Ngày/tháng/năm; để trống là hôm nay."),
         error_messages={"invalid": _("Ngày rút lại phải theo dạng ngày/tháng/năm, ví dụ "
                                      "05/10/2026.")})

@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from edureg.quality.rules.catalogue import AttestationGroup, Dimension
 from edureg.quality.services import current_rule_set
+from edureg.web.forms import DATE_INPUT
 
 _ID_MAX = 2**63 - 1
-_DATE_INPUT = {"inputmode": "numeric", "placeholder": "dd/mm/yyyy", "autocomplete": "off"}
 
 
 class _ServiceErrors(forms.Form):
@@ -37,7 +37,7 @@ class AttestForm(_ServiceErrors):
                                       widget=forms.TextInput(attrs={"autocomplete": "off"}))
     document_date = forms.DateField(
         label=_("Ngày cấp"), required=False, input_formats=["%d/%m/%Y", "%Y-%m-%d"],
-        widget=forms.DateInput(format="%d/%m/%Y", attrs=_DATE_INPUT),
+        widget=forms.DateInput(format="%d/%m/%Y", attrs=DATE_INPUT),
         help_text=_("Ngày/tháng/năm, ví dụ 05/09/2019; để trống nếu giấy tờ không ghi."),
         error_messages={"invalid": _("Ngày cấp phải theo dạng ngày/tháng/năm, ví dụ "
                                      "05/09/2019.")})

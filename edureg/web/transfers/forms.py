@@ -16,9 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from edureg.registry.models import SchoolClass
 from edureg.schools.models import School
+from edureg.web.forms import DATE_INPUT
 from edureg.web.quality.forms import _ServiceErrors
 
-_DATE_INPUT = {"inputmode": "numeric", "placeholder": "dd/mm/yyyy", "autocomplete": "off"}
 _NOTE_ATTRS = {"rows": 2, "maxlength": "300"}
 
 
@@ -31,7 +31,7 @@ class TransferRequestForm(_ServiceErrors):
                         "invalid_choice": _("Hãy chọn một trường trong danh sách.")})
     effective_on = forms.DateField(
         label=_("Ngày chuyển"), required=False, input_formats=["%d/%m/%Y", "%Y-%m-%d"],
-        widget=forms.DateInput(format="%d/%m/%Y", attrs=_DATE_INPUT),
+        widget=forms.DateInput(format="%d/%m/%Y", attrs=DATE_INPUT),
         help_text=_("Ngày/tháng/năm, ví dụ 05/01/2027; để trống là hôm nay."),
         error_messages={"invalid": _("Ngày chuyển phải theo dạng ngày/tháng/năm, ví dụ "
                                      "05/01/2027.")})
