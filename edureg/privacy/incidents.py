@@ -57,7 +57,7 @@ def _line(value: str, field: str, label: str, limit: int, errors: dict[str, list
     return cleaned
 
 
-def _text(value: str, field: str, label: str, errors: dict[str, list[str]],
+def multiline_text(value: str, field: str, label: str, errors: dict[str, list[str]],
           *, required: bool) -> str:
     """A multi-line text: NFC, line breaks kept (\\n), other control characters refused."""
     cleaned = unicodedata.normalize("NFC", value or "").replace("\r\n", "\n").strip()
@@ -80,9 +80,9 @@ def _check(data: IncidentData, errors: dict[str, list[str]]) -> tuple[str, str, 
         errors["affected_count"] = [_("Số người bị ảnh hưởng phải là số nguyên từ 0 đến "
                                       "%(max)d.") % {"max": _COUNT_MAX}]
     title = _line(data.title, "title", _("tiêu đề"), _TITLE_MAX, errors)
-    description = _text(data.description, "description", _("mô tả sự cố"), errors,
+    description = multiline_text(data.description, "description", _("mô tả sự cố"), errors,
                         required=True)
-    actions_taken = _text(data.actions_taken, "actions_taken", _("biện pháp đã thực hiện"),
+    actions_taken = multiline_text(data.actions_taken, "actions_taken", _("biện pháp đã thực hiện"),
                           errors, required=False)
     return title, description, actions_taken
 

@@ -25,7 +25,7 @@ from edureg.access.roles import ROLE_PERMS, Perm, Role
 from edureg.audit.services import audit_read, audit_record
 from edureg.core.text import TextValueError, clean_text
 from edureg.privacy.deadlines import Deadlines, SubjectRequestDeadlines, deadlines_in_force
-from edureg.privacy.incidents import _text
+from edureg.privacy.incidents import multiline_text
 from edureg.privacy.models import (
     RequesterRelation,
     SubjectEntity,
@@ -100,7 +100,7 @@ def subject_request_record(*, actor: Actor, school: School,
             if student is None:
                 errors["student_code"] = [_("Mã học sinh: không có học sinh mã %(code)s ở "
                                             "trường này.") % {"code": code}]
-    details = _text(data.details, "details", _("nội dung yêu cầu"), errors, required=False)
+    details = multiline_text(data.details, "details", _("nội dung yêu cầu"), errors, required=False)
     if errors:
         raise ValidationError(errors)
     assert student is not None
@@ -185,7 +185,7 @@ def subject_request_assign(*, actor: Actor, school_id: int, request_id: int,
 def _finish(actor: Actor, school_id: int, request_id: int, text: str, *, status: str,
             action: str, label: str) -> SubjectRequest:
     errors: dict[str, list[str]] = {}
-    cleaned = _text(text, "response", label, errors, required=True)
+    cleaned = multiline_text(text, "response", label, errors, required=True)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
