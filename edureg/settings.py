@@ -210,6 +210,14 @@ LOGGING = {
     },
 }
 
+# Audit chain anchors (edureg.audit.anchors): the chain head copied, every hour and at each
+# `edureg audit anchor`, to a file outside the database, so that deleting the newest events and
+# rewinding the head is still detected. In production point it at storage the database owner
+# cannot rewrite (another host's mount, a write-once store). Empty: no anchors.
+EDUREG_AUDIT_ANCHOR_FILE = env.str(
+    "EDUREG_AUDIT_ANCHOR_FILE", default=str(VAR_DIR / "audit-anchors.jsonl"))
+EDUREG_AUDIT_ANCHOR_SECONDS = env.int("EDUREG_AUDIT_ANCHOR_SECONDS", default=60 * 60)
+
 # Outside systems: adapters are chosen by dotted path, like EMAIL_BACKEND.
 EDUREG_REGISTER_SIM_DB = Path(
     env.str("EDUREG_REGISTER_SIM_DB", default=str(VAR_DIR / "population_register.sqlite3"))

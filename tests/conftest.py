@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,19 @@ from tests import factories as f
 # the programs in bench/.
 hypothesis_settings.register_profile("edureg", deadline=None)
 hypothesis_settings.load_profile("edureg")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_anchor_file_of_the_checkout() -> Iterator[None]:
+    """The checkout's anchor file (var/) belongs to its own database, not to the test database:
+    tests (and the processes they start) keep no anchors unless a test names its own file."""
+    from django.conf import settings
+
+    previous = settings.EDUREG_AUDIT_ANCHOR_FILE
+    os.environ["EDUREG_AUDIT_ANCHOR_FILE"] = ""
+    settings.EDUREG_AUDIT_ANCHOR_FILE = ""
+    yield
+    settings.EDUREG_AUDIT_ANCHOR_FILE = previous
 
 
 @pytest.fixture(scope="session", autouse=True)

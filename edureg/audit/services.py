@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
@@ -14,6 +17,7 @@ from django.utils import timezone
 
 from edureg.audit import actions
 from edureg.audit.actions import Kind, kind_of
+from edureg.audit.anchors import Anchor, anchor_append, anchors_check, anchors_read
 from edureg.audit.chain import (
     GENESIS,
     ChainBreak,
@@ -208,8 +212,38 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-def audit_verify(*, workers: int | None = None, chunks: int | None = None) -> VerifyResult:
-    """Check the whole chain against its head (see ``edureg.audit.chain``)."""
+def anchor_file() -> Path | None:
+    """Where the chain's anchors are kept (``EDUREG_AUDIT_ANCHOR_FILE``); None when off."""
+    configured = str(getattr(settings, "EDUREG_AUDIT_ANCHOR_FILE", "") or "")
+    return Path(configured) if configured else None
+
+
+def _hashes_at(seqs: list[int]) -> dict[int, str]:
+    return dict(AuditEvent.objects.filter(seq__in=seqs).values_list("seq", "hash"))
+
+
+def audit_anchor(path: Path | None = None) -> Anchor | None:
+    """Copy the chain head to the anchor file (see ``edureg.audit.anchors``); nothing is
+    written when the head has not moved since the last anchor or no file is configured."""
+    path = path or anchor_file()
+    if path is None:
+        return None
+    head = ChainHead.objects.filter(name=CHAIN).values_list("seq", "last_hash").first()
+    if head is None or head[0] == 0:
+        return None
+    existing = anchors_read(path)
+    if existing and existing[-1].seq == head[0]:
+        return None
+    first = AuditEvent.objects.filter(seq=1).values_list("hash", flat=True).first() or GENESIS
+    anchor = Anchor(seq=head[0], hash=head[1], first=first, at=timezone.now().isoformat())
+    anchor_append(path, anchor)
+    return anchor
+
+
+def audit_verify(*, workers: int | None = None, chunks: int | None = None,
+                 anchors: Path | None = None) -> VerifyResult:
+    """Check the whole chain against its head (see ``edureg.audit.chain``), then against the
+    anchors kept outside the database (``anchors``, default the configured file)."""
     head = ChainHead.objects.filter(name=CHAIN).values_list("seq", "last_hash").first()
     head_seq, head_hash = head if head is not None else (0, GENESIS)
     last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
@@ -218,6 +252,14 @@ def audit_verify(*, workers: int | None = None, chunks: int | None = None) -> Ve
         # events above it would otherwise escape verification.
         head_seq, head_hash = last, AuditEvent.objects.get(seq=last).hash
     result = verify(head_seq=head_seq, head_hash=head_hash, workers=workers, chunks=chunks)
+    path = anchors or anchor_file()
+    if path is None:
+        return result
+    first = AuditEvent.objects.filter(seq=1).values_list("hash", flat=True).first()
+    off = anchors_check(anchors_read(path), head_seq=last, first_hash=first,
+                        hashes_at=_hashes_at)
+    if off is not None and (result.broken is None or off.seq < result.broken.seq):
+        return dataclasses.replace(result, broken=off)
     return result
 
 

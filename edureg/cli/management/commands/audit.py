@@ -1,15 +1,19 @@
-"""``edureg audit verify``: check the hash chain of the audit log.
+"""``edureg audit verify [--anchors FILE]``: check the hash chain of the audit log, and the
+chain against the anchors kept outside the database.
+``edureg audit anchor``: copy the chain head to the anchor file now.
 ``edureg audit index [--follow]``: derive the record references of new events."""
 
 from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from edureg.audit.services import audit_verify, refs_catch_up
+from edureg.audit.anchors import AnchorFileError
+from edureg.audit.services import anchor_file, audit_anchor, audit_verify, refs_catch_up
 
 
 class Command(BaseCommand):
@@ -20,6 +24,9 @@ class Command(BaseCommand):
         verify = sub.add_parser("verify", help="Kiểm tra toàn bộ chuỗi")
         verify.add_argument("--workers", type=int, default=None,
                             help="Số tiến trình kiểm tra song song (mặc định: tự chọn)")
+        verify.add_argument("--anchors", type=Path, default=None,
+                            help="Tệp mốc nhật ký (mặc định: EDUREG_AUDIT_ANCHOR_FILE)")
+        sub.add_parser("anchor", help="Ghi mốc đầu chuỗi ra tệp ngoài cơ sở dữ liệu")
         index = sub.add_parser("index", help="Lập chỉ mục hồ sơ cho các sự kiện mới")
         index.add_argument("--follow", action="store_true",
                            help="Chạy liên tục (tiến trình nền của edureg up)")
@@ -29,6 +36,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "index":
             self._index(follow=options["follow"], interval=options["interval"])
+            return
+        if options["action"] == "anchor":
+            self._anchor()
             return
         self._verify(options)
 
@@ -51,9 +61,25 @@ class Command(BaseCommand):
                 return
             time.sleep(interval)
 
+    def _anchor(self) -> None:
+        path = anchor_file()
+        if path is None:
+            raise CommandError("Chưa cấu hình tệp mốc nhật ký (EDUREG_AUDIT_ANCHOR_FILE).")
+        try:
+            anchor = audit_anchor(path)
+        except AnchorFileError as exc:
+            raise CommandError(str(exc)) from exc
+        if anchor is None:
+            self.stdout.write("Đầu chuỗi chưa đổi từ mốc trước; không ghi mốc mới.")
+        else:
+            self.stdout.write(f"Đã ghi mốc: sự kiện số {anchor.seq}, băm {anchor.hash}.")
+
     def _verify(self, options: dict[str, Any]) -> None:
         started = time.perf_counter()
-        result = audit_verify(workers=options.get("workers"))
+        try:
+            result = audit_verify(workers=options.get("workers"), anchors=options.get("anchors"))
+        except AnchorFileError as exc:
+            raise CommandError(str(exc)) from exc
         if result.broken is not None:
             raise CommandError(
                 f"Nhật ký bị sửa hoặc xoá tại sự kiện số {result.broken.seq} "

@@ -1,7 +1,8 @@
 """``edureg schedule``: the periodic jobs of a deployment, in one process (``edureg up`` starts
 it). Every few seconds: derive the audit log's record references, send the persons whose
 identity fields changed to be verified again, and enqueue again the verification jobs whose
-worker was lost. Once a day (at start and
+worker was lost. Every hour (``EDUREG_AUDIT_ANCHOR_SECONDS``): copy the audit chain's head to
+the anchor file outside the database. Once a day (at start and
 after midnight): the quality snapshot of every school (for trends), the deactivation of
 accounts whose staff no longer work, and the duplicate run over every pupil (enqueued for the
 background worker: at city scale it takes minutes). Each job runs in its own transaction; a
@@ -15,10 +16,11 @@ import signal
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from edureg.audit.services import refs_catch_up
+from edureg.audit.services import audit_anchor, refs_catch_up
 from edureg.identity.services import changes_catch_up, jobs_resume
 from edureg.registry.accounts import staff_accounts_deactivate_inactive
 from edureg.registry.attestation import snapshots_take
@@ -46,8 +48,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         last_daily: dt.date | None = None
+        last_anchor = -float("inf")
         while not stopping:
             self._run("audit_refs", refs_catch_up)
+            if time.monotonic() - last_anchor >= settings.EDUREG_AUDIT_ANCHOR_SECONDS:
+                self._run("audit_anchor", audit_anchor)
+                last_anchor = time.monotonic()
             self._run("identity_changes", changes_catch_up)
             self._run("identity_resume", jobs_resume)
             today = timezone.localdate()
