@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Agencies' OAuth2 client credentials (edureg.sharing); only the token endpoint is mounted.
+    "oauth2_provider",
     # Listed so the API documentation page takes Swagger UI from our own static files, not
     # from a third-party CDN (issue 7: no external hosts in rendered pages).
     "ninja",
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
     "edureg.registry",
     "edureg.privacy",
     "edureg.identity",
+    "edureg.sync",
+    "edureg.sharing",
     "edureg.web",
     "edureg.api",
     "edureg.cli",
@@ -210,6 +214,23 @@ LOGGING = {
     },
 }
 
+# The parents' look-up portal (edureg.privacy.portal): how long a one-time code and a portal
+# session last, how many tries a look-up gets, and the rate limits per identity typed and per
+# client address within the window. Names of staff in the access history: off by default
+# (the history shows job positions).
+EDUREG_PORTAL_CODE_MINUTES = env.int("EDUREG_PORTAL_CODE_MINUTES", default=10)
+EDUREG_PORTAL_TRIES_PER_LOOKUP = env.int("EDUREG_PORTAL_TRIES_PER_LOOKUP", default=3)
+EDUREG_PORTAL_LOOKUPS_PER_IDENTITY = env.int("EDUREG_PORTAL_LOOKUPS_PER_IDENTITY", default=3)
+EDUREG_PORTAL_LOOKUPS_PER_ADDRESS = env.int("EDUREG_PORTAL_LOOKUPS_PER_ADDRESS", default=20)
+EDUREG_PORTAL_FAILURES_PER_IDENTITY = env.int("EDUREG_PORTAL_FAILURES_PER_IDENTITY", default=5)
+EDUREG_PORTAL_FAILURES_PER_ADDRESS = env.int("EDUREG_PORTAL_FAILURES_PER_ADDRESS", default=20)
+EDUREG_PORTAL_WINDOW_SECONDS = env.int("EDUREG_PORTAL_WINDOW_SECONDS", default=60 * 60)
+EDUREG_PORTAL_SESSION_MINUTES = env.int("EDUREG_PORTAL_SESSION_MINUTES", default=15)
+EDUREG_PORTAL_SHOW_NAMES = env.bool("EDUREG_PORTAL_SHOW_NAMES", default=False)
+# How often `edureg schedule` looks for overdue data-subject requests and breaches to tell the
+# principal about by text message (edureg.privacy.alerts).
+EDUREG_PRIVACY_ALERT_SECONDS = env.int("EDUREG_PRIVACY_ALERT_SECONDS", default=15 * 60)
+
 # Audit chain anchors (edureg.audit.anchors): the chain head copied, every hour and at each
 # `edureg audit anchor`, to a file outside the database, so that deleting the newest events and
 # rewinding the head is still detected. In production point it at storage the database owner
@@ -242,6 +263,62 @@ EDUREG_REGISTER_SIM_PORT = env.int("EDUREG_REGISTER_SIM_PORT", default=8101)
 # are taken up again after it).
 EDUREG_IDENTITY_BATCH_SIZE = env.int("EDUREG_IDENTITY_BATCH_SIZE", default=100)
 EDUREG_IDENTITY_LEASE_SECONDS = env.float("EDUREG_IDENTITY_LEASE_SECONDS", default=60.0)
+
+# Outbound text messages (SMS: guardians' one-time codes, alerts): which adapter runs (a dotted
+# path to a class implementing ``edureg.core.messages.port.MessageSender``, built with no
+# arguments), where it sends, and the most seconds one send may take, retries included (a web
+# request waits on it). The defaults point at ``edureg sim messages`` on loopback.
+EDUREG_MESSAGE_SENDER = env.str(
+    "EDUREG_MESSAGE_SENDER", default="edureg.core.messages.http_adapter.HttpMessageSender")
+EDUREG_MESSAGES_URL = env.str("EDUREG_MESSAGES_URL", default="http://127.0.0.1:8102")
+EDUREG_MESSAGES_TOKEN = env.str("EDUREG_MESSAGES_TOKEN", default="sim-messages-token")
+EDUREG_MESSAGES_TIMEOUT = env.float("EDUREG_MESSAGES_TIMEOUT", default=5.0)
+if not 0 < EDUREG_MESSAGES_TIMEOUT <= 60:
+    raise ImproperlyConfigured("EDUREG_MESSAGES_TIMEOUT must be more than 0 and at most 60 s")
+EDUREG_MESSAGES_SIM_PORT = env.int("EDUREG_MESSAGES_SIM_PORT", default=8102)
+
+# The national sector database (issue 8): which adapter runs (a dotted path to a class
+# implementing ``edureg.sync.upstream.port.UpstreamSectorDB``, built with no arguments), where
+# it answers, and the most seconds one push may take, retries included. The defaults point at
+# ``edureg sim upstream`` on loopback, which keeps what it applied in EDUREG_UPSTREAM_SIM_DB.
+EDUREG_UPSTREAM = env.str(
+    "EDUREG_UPSTREAM", default="edureg.sync.upstream.http_adapter.HttpUpstreamSectorDB")
+EDUREG_UPSTREAM_URL = env.str("EDUREG_UPSTREAM_URL", default="http://127.0.0.1:8103")
+EDUREG_UPSTREAM_TOKEN = env.str("EDUREG_UPSTREAM_TOKEN", default="sim-upstream-token")
+EDUREG_UPSTREAM_TIMEOUT = env.float("EDUREG_UPSTREAM_TIMEOUT", default=10.0)
+if not 0 < EDUREG_UPSTREAM_TIMEOUT <= 300:
+    raise ImproperlyConfigured("EDUREG_UPSTREAM_TIMEOUT must be more than 0 and at most 300 s")
+EDUREG_UPSTREAM_SIM_PORT = env.int("EDUREG_UPSTREAM_SIM_PORT", default=8103)
+EDUREG_UPSTREAM_SIM_DB = Path(
+    env.str("EDUREG_UPSTREAM_SIM_DB", default=str(VAR_DIR / "upstream_sim.sqlite3")))
+
+# Agencies' OAuth2 client credentials (django-oauth-toolkit, edureg.sharing): each client is
+# bound to a sharing agreement; tokens live 10 minutes, carry the one "sharing" scope, are kept
+# only as a SHA-256 checksum (RFC 9700 token storage) and are accepted in the Authorization
+# header only; client secrets are stored hashed.
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("EDUREG_SHARING_TOKEN_SECONDS", default=10 * 60),
+    "SCOPES": {"sharing": "Tra cứu dữ liệu theo thoả thuận chia sẻ"},
+    "DEFAULT_SCOPES": ["sharing"],
+    "OAUTH2_VALIDATOR_CLASS": "edureg.sharing.oauth.AgreementValidator",
+    # Every RFC 9700 switch on (the flows edureg does not use stay refused, and the deploy
+    # check passes): tokens kept only as a checksum, tokens in the header only.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+# Named so that migrations referring to the client model resolve it (the toolkit's default).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+
 # Small-cell suppression: aggregate counts of persons shown outside their school (authority
 # dashboards) below this number show as "<N" (issue 7).
 EDUREG_SMALL_CELL_THRESHOLD = env.int("EDUREG_SMALL_CELL_THRESHOLD", default=5)

@@ -15,12 +15,15 @@ from typing import Any
 import pytest
 from django.core.management.commands import flush
 from django.test import Client
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import settings as hypothesis_settings
 
 from edureg.access.models import Membership, User
 from edureg.access.roles import ROLES_REQUIRING_2FA, Role
+from edureg.privacy.models import PolicyAcknowledgement
+from edureg.privacy.policy import policy_in_force
 from edureg.registry.models import SchoolClass, Student
 from edureg.schools.models import School
 from tests import factories as f
@@ -124,6 +127,12 @@ def cast(db: None) -> Cast:
     an = f.make_student(class_1a, "Nguyễn Văn An", sex="M")
     binh = f.make_student(class_1b, "Trần Thị Bình", sex="F")
     other = f.make_student(class_b, "Lê Văn Cường", sex="M")
+    # Staff at work have read the data-protection policy in force (tests of the gating itself
+    # remove these rows: tests/privacy/test_policy_gate.py).
+    version = policy_in_force().version
+    PolicyAcknowledgement.objects.bulk_create([
+        PolicyAcknowledgement(user=user, policy_version=version, acknowledged_at=timezone.now())
+        for user in (alice, bob, carol, dave, erin)])
     return Cast(school_a=school_a, school_b=school_b, class_1a=class_1a, class_1b=class_1b,
                 class_b=class_b, an=an, binh=binh, other_school_student=other, alice=alice,
                 bob=bob, carol=carol, dave=dave, erin=erin)

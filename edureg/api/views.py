@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Status, Swagger
 from ninja.security import SessionAuth
 
-from edureg.access.visibility import visibility
+from edureg.api import sharing
 from edureg.api.schemas import (
     CodeEntryOut,
     CodeListOut,
@@ -17,6 +17,7 @@ from edureg.api.schemas import (
     StudentOut,
 )
 from edureg.core.codelists import UnknownCodeListError, available_versions, get_list, list_names
+from edureg.privacy.policy import visibility_for
 from edureg.registry.models import Student
 from edureg.registry.selectors import class_list, student_get
 
@@ -34,6 +35,11 @@ def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return api.create_response(request, {"detail": "Không tìm thấy."}, status=404)
+
+
+# Agencies' look-ups under sharing agreements (OAuth2 bearer tokens, not staff sessions).
+api.add_router("/sharing", sharing.router)
+api.add_exception_handler(sharing.SharingRefused, sharing.refused)
 
 
 @api.get("/code-lists", response=list[CodeListSummary], auth=None, tags=["danh mục"])
@@ -66,7 +72,7 @@ def code_list(request: HttpRequest, name: str, version: str | None = None,
 
 
 def _student_out(request: HttpRequest, student: Student) -> StudentOut:
-    shown = visibility(request.user, "student", school_id=student.school_id)
+    shown = visibility_for(request.user, "student", school_id=student.school_id)
 
     def show(name: str) -> str | None:
         value = shown.show(name, getattr(student, name))

@@ -58,6 +58,19 @@ SYNC_ACKNOWLEDGED: Final = "sync.acknowledged"
 SYNC_PARKED: Final = "sync.parked"
 SHARING_DISCLOSED: Final = "sharing.disclosed"
 SHARING_REFUSED: Final = "sharing.refused"
+SHARING_TOKEN_ISSUED: Final = "sharing.token_issued"  # noqa: S105 - an action name
+SHARING_AGREEMENT_CREATED: Final = "sharing_agreement.created"
+SHARING_AGREEMENT_REVOKED: Final = "sharing_agreement.revoked"
+
+# The parents' look-up portal (edureg.privacy.portal); actor label "portal"
+PORTAL_LOOKUP: Final = "portal.lookup"  # an education id and birth date typed
+PORTAL_CODE_SENT: Final = "portal.code_sent"  # a one-time code delivered to a guardian's phone
+PORTAL_CODE_UNDELIVERED: Final = "portal.code_undelivered"  # the message service refused
+PORTAL_CODE_FAILED: Final = "portal.code_failed"  # a wrong or expired code
+PORTAL_LOCKOUT: Final = "portal.lockout"
+PORTAL_VERIFIED: Final = "portal.verified"  # a guardian proved who they are
+PORTAL_ENDED: Final = "portal.ended"
+PRIVACY_ALERT_SENT: Final = "privacy.alert_sent"  # an overdue request or breach told by message
 
 # Quality (writes of the records concerned; the snapshot is a system job)
 FIELD_GROUP_ATTESTED: Final = "student.attested"  # a field group checked against a dossier
@@ -81,17 +94,22 @@ _EXPLICIT: Final[dict[str, Kind]] = {
     EXPORT: Kind.DISCLOSURE,
     SHARING_DISCLOSED: Kind.DISCLOSURE,
     SHARING_REFUSED: Kind.DENIED,
+    SHARING_TOKEN_ISSUED: Kind.ACCOUNT,
     IMPORT: Kind.WRITE,
     CONSENT_GIVEN: Kind.WRITE,
     CONSENT_WITHDRAWN: Kind.WRITE,
     CHAIN_MIGRATED: Kind.SYSTEM,
     QUALITY_SNAPSHOT: Kind.SYSTEM,
     QUALITY_SCAN: Kind.SYSTEM,
+    PRIVACY_ALERT_SENT: Kind.SYSTEM,
+    PORTAL_CODE_FAILED: Kind.DENIED,
+    PORTAL_LOCKOUT: Kind.DENIED,
 }
 _BY_PREFIX: Final[tuple[tuple[str, Kind], ...]] = (
     ("auth.", Kind.ACCOUNT),
     ("account.", Kind.ACCOUNT),
     ("membership.", Kind.ACCOUNT),
+    ("portal.", Kind.ACCOUNT),
     ("security.", Kind.DENIED),
     ("seed.", Kind.SYSTEM),
     ("sync.", Kind.SYSTEM),

@@ -63,10 +63,11 @@ def _insert_refs(cursor: Any, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _refs(row: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """The records one event touched: ids a read showed, fields a write changed."""
+    """The records one event touched: ids a read showed or a disclosure handed to an agency,
+    fields a write changed."""
     pk, seq, kind, school_id, actor_id, entity, entity_id, data_text = row
     common = (pk, seq, kind, school_id, actor_id)
-    if kind == Kind.READ:
+    if kind in (Kind.READ, Kind.DISCLOSURE):
         ids = json.loads(data_text).get("ids")
         if not isinstance(ids, list):
             return []
@@ -151,9 +152,11 @@ def audit_record(
     entity_id: object = "",
     school_id: int | None = None,
     data: Mapping[str, Any] | None = None,
+    actor_label: str | None = None,
 ) -> AuditEvent:
     """Append one event. Must run inside the transaction of the change it records; sensitive
-    values must already be masked by the caller (``changes_for_audit``).
+    values must already be masked by the caller (``changes_for_audit``). ``actor_label`` names
+    an actor without an account (the parents' portal) instead of "anonymous" / "system".
 
     Plain SQL, three statements (head, event, head): this runs on every page that shows personal
     data, so it stays clear of per-object ORM work. Record references are derived afterwards
@@ -164,13 +167,15 @@ def audit_record(
     now = timezone.now()
     if head_time is not None and now < head_time:
         now = head_time  # the clock stepped back: keep times ordered along the chain
-    actor_id, actor_label = _actor_fields(actor)
+    actor_id, label = _actor_fields(actor)
+    if actor_label is not None and actor_id is None:
+        label = clean_text(actor_label, 150)
     data_text = canonical_json(dict(data or {}))
     event = AuditEvent(
         seq=head_seq + 1,
         occurred_at=now,
         actor_id=actor_id,
-        actor_label=actor_label,
+        actor_label=label,
         action=clean_text(action, 60),
         kind=kind_of(action).value,
         entity=clean_text(entity, 60),
@@ -180,14 +185,14 @@ def audit_record(
         prev_hash=head_hash,
     )
     event.hash = link_hash(head_hash, event_line(
-        seq=event.seq, occurred_at=format_time(now), actor_id=actor_id, actor_label=actor_label,
+        seq=event.seq, occurred_at=format_time(now), actor_id=actor_id, actor_label=label,
         action=event.action, kind=event.kind, entity=event.entity, entity_id=event.entity_id,
         school_id=school_id, data_text=data_text,
     ))
     stored_time = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(_EVENT_INSERT, [
-            event.seq, stored_time, actor_id, actor_label, event.action, event.kind,
+            event.seq, stored_time, actor_id, label, event.action, event.kind,
             event.entity, event.entity_id, school_id, data_text, head_hash, event.hash])
         event.pk = cursor.fetchone()[0]
         cursor.execute(_HEAD_UPDATE, [event.seq, event.hash, stored_time, CHAIN])
@@ -277,6 +282,7 @@ def audit_read(
     school_id: int | None = None,
     view: str = "",
     extra: Mapping[str, Any] | None = None,
+    actor_label: str | None = None,
 ) -> AuditEvent:
     """One "read" event per request, listing the ids of the personal records shown. Joins the
     caller's transaction if there is one (no savepoint: a read that cannot be audited fails)."""
@@ -284,6 +290,7 @@ def audit_read(
         return audit_record(
             actor=actor, action=f"{entity}.read", entity=entity, school_id=school_id,
             data={"ids": [str(i) for i in ids], "view": view, **(extra or {})},
+            actor_label=actor_label,
         )
 
 

@@ -42,7 +42,7 @@ from edureg.access.policy import (
     scope,
 )
 from edureg.access.roles import ROLE_PERMS, Perm, Scope
-from edureg.access.visibility import Visibility, visibility
+from edureg.access.visibility import Visibility
 from edureg.audit.services import audit_read
 from edureg.core.codelists import UnknownCodeListError, get_list
 from edureg.identity.explain import (
@@ -63,6 +63,7 @@ from edureg.identity.models import (
     VerificationJob,
 )
 from edureg.identity.register.port import COMPARED_FIELDS
+from edureg.privacy.policy import visibility_for
 from edureg.registry.models import IDENTITY_FIELDS, SchoolClass, Staff, Student
 from edureg.registry.quality_selectors import Paged, paged
 from edureg.schools.models import School
@@ -242,7 +243,7 @@ def identity_state_for(*, actor: Actor, entity: str, record_id: int) -> PersonId
         raise Http404
     state = (IdentityState.objects.select_related("requested_by")
              .filter(entity=entity, record_id=record_id).first())
-    seen = visibility(actor, entity, school_id=person["school_id"])
+    seen = visibility_for(actor, entity, school_id=person["school_id"])
     status = state.status if state is not None else IdentityStatus.UNVERIFIED
     differences = (_differences(state, person, seen, _place_names())
                    if state is not None else [])
@@ -520,7 +521,7 @@ def _queue_rows(actor: Actor, school: School, states: list[IdentityState]) -> li
                         "current_class__homeroom_teacher__full_name"]
         for row in _model(entity)._default_manager.filter(pk__in=ids).values(*columns):
             persons[(entity, row["id"])] = row
-    seen = {entity: visibility(actor, entity, school_id=school.pk) for entity in wanted}
+    seen = {entity: visibility_for(actor, entity, school_id=school.pk) for entity in wanted}
     place_names = _place_names() if any(s.status == IdentityStatus.MISMATCH
                                         for s in states) else {}
     rows = []

@@ -220,8 +220,11 @@ class SubjectRequest(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     recorded_at = models.DateTimeField()
+    # None: sent by a parent through the portal (``channel`` says so), not keyed in by staff.
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="+")
+                                    null=True, blank=True, related_name="+")
+    requester_guardian = models.ForeignKey(Guardian, on_delete=models.PROTECT, null=True,
+                                           blank=True, related_name="+")
 
     class Meta:
         verbose_name = _("yêu cầu của chủ thể dữ liệu")
@@ -241,3 +244,101 @@ class SubjectRequest(models.Model):
         if grant.scope is Scope.SCHOOL:
             return Q(school_id=grant.school_id)
         return Q(pk__in=[])
+
+
+class PortalLookup(models.Model):
+    """One look-up on the parents' portal (``privacy.portal``): the identity typed, kept as a
+    keyed hash for the rate limits; the pupil it matched — none when the education id and birth
+    date matched nobody, which the person asking is never told; the codes sent to the guardian
+    phones on file; and, once a code is entered, who proved themselves and until when the
+    portal session lasts. The codes are derived from ``code_salt`` and the server's key, never
+    stored."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    identity_key = models.CharField(max_length=64)
+    address_key = models.CharField(max_length=64)
+    student = models.ForeignKey("registry.Student", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="+")
+    code_salt = models.CharField(max_length=32)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    guardian = models.ForeignKey(Guardian, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+")
+    session_ends_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["identity_key", "created_at"], name="portal_lookup_identity"),
+            models.Index(fields=["address_key", "created_at"], name="portal_lookup_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"portal lookup {self.pk}"
+
+
+class PortalCode(models.Model):
+    """A one-time code delivered for a look-up to one guardian's phone on file (the code itself
+    is derived, not stored: see ``PortalLookup``)."""
+
+    lookup = models.ForeignKey(PortalLookup, on_delete=models.PROTECT, related_name="codes")
+    guardian = models.ForeignKey(Guardian, on_delete=models.PROTECT, related_name="+")
+    sent_at = models.DateTimeField()
+    message_id = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lookup", "guardian"],
+                                               name="portal_code_once_per_guardian")]
+
+    def __str__(self) -> str:
+        return f"portal code {self.lookup_id}/{self.guardian_id}"
+
+
+class PortalFailure(models.Model):
+    """A wrong or expired code, counted per identity typed and per client address (keyed
+    hashes) for the portal's lockout."""
+
+    class Kind(models.TextChoices):
+        IDENTITY = "identity"
+        ADDRESS = "address"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key_hash = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "key_hash", "occurred_at"],
+                                name="portal_failure_key")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class PrivacyAlert(models.Model):
+    """A message sent to a person in charge about one overdue item — a data-subject request
+    not acknowledged or not answered in time, a breach not notified within the clock — once per
+    item, kind and recipient (``privacy.alerts``)."""
+
+    class Kind(models.TextChoices):
+        REQUEST_ACKNOWLEDGE = "request_acknowledge"
+        REQUEST_RESPOND = "request_respond"
+        INCIDENT_DUE_SOON = "incident_due_soon"
+        INCIDENT_OVERDUE = "incident_overdue"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    object_id = models.BigIntegerField()
+    school = models.ForeignKey(School, on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="+")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="+")
+    sent_at = models.DateTimeField()
+    message_id = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id", "recipient"],
+                                               name="privacy_alert_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} → {self.recipient_id}"

@@ -1,5 +1,6 @@
 """The data-protection policy staff must read, versioned as data (``data/policy/``), and the
-acknowledgement hook: sensitive actions (recording consents) are refused until the actor has
+acknowledgement hook: sensitive actions (recording consents, handling requests and incidents)
+are refused, and sensitive fields stay hidden (``visibility_for``), until the actor has
 acknowledged the version in force."""
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from django.utils.translation import gettext as _
 from edureg.access.models import Membership
 from edureg.access.policy import Actor, get_scoped_or_404
 from edureg.access.roles import Perm, Role
+from edureg.access.visibility import Visibility, visibility
 from edureg.audit import actions
 from edureg.audit.services import audit_read, audit_record
+from edureg.core.catalogue import active_catalogue
 from edureg.privacy.datafiles import PrivacyDataError, document
 from edureg.privacy.models import PolicyAcknowledgement
 from edureg.schools.models import School
@@ -72,12 +75,41 @@ def policy_in_force(*, on: dt.date | None = None) -> PolicyVersion:
     return _parsed(file.version)
 
 
+_ACKNOWLEDGED = "_edureg_policy_acknowledged"  # per-request memo on the user object
+
+
 def has_acknowledged(actor: Actor, version: str | None = None) -> bool:
     if not actor.is_authenticated:
         return False
     wanted = version or policy_in_force().version
-    return PolicyAcknowledgement.objects.filter(user_id=actor.pk,
-                                                policy_version=wanted).exists()
+    memo: dict[str, bool] = actor.__dict__.setdefault(_ACKNOWLEDGED, {})
+    if wanted not in memo:
+        memo[wanted] = PolicyAcknowledgement.objects.filter(user_id=actor.pk,
+                                                            policy_version=wanted).exists()
+    return memo[wanted]
+
+
+def sensitive_withheld(actor: Actor, entity: str, *, school_id: int | None = None
+                       ) -> frozenset[str]:
+    """The sensitive fields the actor's job position may see but that stay hidden until they
+    acknowledge the policy in force (empty once they have)."""
+    seen = visibility(actor, entity, school_id=school_id)
+    pending = active_catalogue().sensitive_names(entity) - seen.hidden
+    if not pending or has_acknowledged(actor):
+        return frozenset()
+    return pending
+
+
+def visibility_for(actor: Actor, entity: str, *, school_id: int | None = None) -> Visibility:
+    """What the actor may see of ``entity`` records: the job position's visibility
+    (``access.visibility``), with the sensitive fields (ethnicity, religion, health,
+    disability…) hidden — so neither shown nor editable — until the actor has acknowledged the
+    data-protection policy in force."""
+    seen = visibility(actor, entity, school_id=school_id)
+    pending = active_catalogue().sensitive_names(entity) - seen.hidden
+    if pending and not has_acknowledged(actor):
+        return Visibility(hidden=seen.hidden | pending, masked=seen.masked)
+    return seen
 
 
 def require_acknowledged(actor: Actor) -> None:
@@ -96,6 +128,7 @@ def policy_acknowledge(*, actor: Actor, version: str) -> PolicyAcknowledgement:
             "nhận.") % {"version": current}]})
     if not actor.is_authenticated:
         raise PolicyNotAcknowledged(current)
+    actor.__dict__.pop(_ACKNOWLEDGED, None)
     existing = PolicyAcknowledgement.objects.filter(user_id=actor.pk,
                                                     policy_version=current).first()
     if existing is not None:

@@ -24,6 +24,7 @@ from edureg.core.text import TextValueError, clean_text
 from edureg.privacy.models import Consent, ConsentState, ConsentStatus, SubjectEntity
 from edureg.privacy.policy import require_acknowledged
 from edureg.privacy.purposes import Purpose, Purposes, purposes_in_force, required_parties
+from edureg.privacy.selectors import latest_states
 from edureg.registry.models import Guardian, Student, StudentGuardian
 
 _EVIDENCE_MAX = 200
@@ -141,7 +142,8 @@ def consent_give(*, actor: Actor, student: Student, data: ConsentGiven) -> Conse
         with transaction.atomic():
             state = ConsentState.objects.select_for_update().filter(
                 purpose=purpose.code, subject_entity=_STUDENT, subject_id=student.pk).first()
-            if state is not None and state.status == ConsentStatus.GIVEN:
+            latest = latest_states(_STUDENT, purpose.code, [student.pk]).get(student.pk)
+            if latest is not None and latest.status == ConsentStatus.GIVEN:
                 raise ValidationError({"purpose": [_(
                     "Học sinh đã có sự đồng ý còn hiệu lực cho mục đích “%(name)s”.") % {
                         "name": purpose.name}]})
@@ -193,19 +195,34 @@ def consent_withdraw(*, actor: Actor, student: Student, data: ConsentWithdrawal)
         errors["withdrawn_by"] = [_("Hãy chọn người rút lại sự đồng ý.")]
     if errors:
         raise ValidationError(errors)
+    return consent_withdrawal_record(
+        student=student, purpose=data.purpose, guardian=guardian,
+        by_subject=data.withdrawn_by_subject, channel=data.channel, evidence=evidence, day=day,
+        recorded_by_id=cast(int, actor.pk), actor=actor)
+
+
+def consent_withdrawal_record(*, student: Student, purpose: str, guardian: Guardian | None,
+                              by_subject: bool, channel: str, evidence: str, day: dt.date,
+                              recorded_by_id: int | None, actor: Actor | None,
+                              actor_label: str | None = None) -> Consent:
+    """Store a withdrawal already authorised and checked by the caller (staff through
+    ``consent_withdraw``, a verified guardian through the portal): the proof, the state and
+    the audit event in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        state = ConsentState.objects.select_for_update().filter(
-            purpose=data.purpose, subject_entity=_STUDENT, subject_id=student.pk).first()
+        # The consent in force may have been recorded on a record since merged into this one.
+        latest = latest_states(_STUDENT, purpose, [student.pk]).get(student.pk)
+        state = (ConsentState.objects.select_for_update().filter(pk=latest.pk).first()
+                 if latest is not None else None)
         if state is None or state.status != ConsentStatus.GIVEN:
             raise ValidationError({"purpose": [_(
                 "Học sinh không có sự đồng ý còn hiệu lực cho mục đích này để rút lại.")]})
         consent = Consent.objects.select_for_update().get(pk=state.consent_id)
         consent.withdrawn_at, consent.withdrawn_on = now, day
         consent.withdrawn_by_guardian = guardian
-        consent.withdrawn_by_subject = data.withdrawn_by_subject
-        consent.withdrawal_channel, consent.withdrawal_evidence = data.channel, evidence
-        consent.withdrawal_recorded_by_id = cast(int, actor.pk)
+        consent.withdrawn_by_subject = by_subject
+        consent.withdrawal_channel, consent.withdrawal_evidence = channel, evidence
+        consent.withdrawal_recorded_by_id = recorded_by_id
         consent.save(update_fields=[
             "withdrawn_at", "withdrawn_on", "withdrawn_by_guardian", "withdrawn_by_subject",
             "withdrawal_channel", "withdrawal_evidence", "withdrawal_recorded_by"])
@@ -213,8 +230,8 @@ def consent_withdraw(*, actor: Actor, student: Student, data: ConsentWithdrawal)
         state.save(update_fields=["status", "changed_at"])
         audit_record(actor=actor, action=actions.CONSENT_WITHDRAWN, entity=_STUDENT,
                      entity_id=student.pk, school_id=student.school_id, data={
-                         "consent_id": consent.pk, "purpose": data.purpose,
+                         "consent_id": consent.pk, "purpose": purpose,
                          "guardian_id": guardian.pk if guardian else None,
-                         "subject": data.withdrawn_by_subject, "channel": data.channel,
-                         "withdrawn_on": day.isoformat()})
+                         "subject": by_subject, "channel": channel,
+                         "withdrawn_on": day.isoformat()}, actor_label=actor_label)
     return consent

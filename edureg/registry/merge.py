@@ -15,7 +15,9 @@ What does not move:
   merged one held the better value), so an undo has nothing to put back.
 - Field-group checks (attestations, register verifications): they attest the merged record's
   values, not the kept one's. They stay with the merged record and hold again after an undo.
-- Consents: the privacy app has no consent records yet (nothing to move).
+- Consents: they stay on the record they were recorded on (they are proofs). The privacy
+  checks read a pupil together with the records merged into it (``privacy.selectors``), so the
+  kept record holds them at once and an undo needs nothing.
 - Identity state: the identity app reads ``student.merged`` / ``student.unmerged`` from the
   audit log (``identity.services.changes_catch_up``).
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from edureg.access.policy import Actor, require
 from edureg.access.roles import Perm
+from edureg.access.visibility import Visibility, visibility
 from edureg.audit.services import audit_record, changes_for_audit
 from edureg.core.catalogue import active_catalogue
 from edureg.core.codelists import get_list
@@ -138,11 +139,20 @@ def _duplicates_settled(values: Mapping[str, Any], *, exclude_id: int | None,
 
 def student_update(*, actor: Actor, student: Student, data: Mapping[str, object],
                    identity_change_reason: str = "",
-                   not_duplicate_reason: str = "") -> WriteResult:
+                   not_duplicate_reason: str = "",
+                   shown: Visibility | None = None) -> WriteResult:
     """Change some fields of a student; returns what changed and the non-blocking warnings.
     Identity fields verified by the population register change only with a reason; the change
-    ends the verification (the identity app sends the person again, reading the audit log)."""
+    ends the verification (the identity app sends the person again, reading the audit log).
+    Fields hidden or masked from the actor cannot be changed: ``shown`` is what the caller
+    showed them (default: their job position's visibility)."""
     require(actor, Perm.STUDENT_EDIT, student)
+    seen = shown or visibility(actor, "student", school_id=student.school_id)
+    withheld = sorted(set(data) & (seen.hidden | seen.masked))
+    if withheld:
+        raise ValidationError({name: [_("Bạn không được sửa trường này (ẩn với vị trí việc làm "
+                                        "của bạn, hoặc cần xác nhận quy chế bảo vệ dữ liệu "
+                                        "trước).")] for name in withheld})
     cleaned = clean_person_values(
         Student, data, cleaners=STUDENT_CLEANERS, coded=STUDENT_CODED,
         parents=STUDENT_PARENTS, current=student,
@@ -269,3 +279,41 @@ def _next_temporary_code(school_class: SchoolClass) -> str:
     )
     number = int(last[len(prefix):]) + 1 if last else 1
     return f"{prefix}{number:06d}"
+
+
+OFFICIAL_ID_ACTION = "student.official_id"
+
+
+def student_official_ids_set(pairs: list[tuple[int, str]], *, source: str) -> list[int]:
+    """Record the official education ids the national sector database issued for pupils known
+    by a temporary code: on the same records, never new ones. One system write (no actor) per
+    pupil, audited, all in one transaction; returns the ids of the pupils changed. A pupil that
+    already has an official id, or whose new id another record holds, is left as it is (the
+    caller reports it)."""
+    wanted: dict[int, str] = {}
+    for student_id, education_id in pairs:
+        code = education_id.strip()
+        if code.isascii() and code.isalnum() and 1 <= len(code) <= 20:
+            wanted[student_id] = code
+    if not wanted:
+        return []
+    changed: list[int] = []
+    with transaction.atomic():
+        students = Student.objects.select_for_update().in_bulk(list(wanted))
+        taken = set(Student.objects.filter(education_id__in=list(wanted.values()))
+                    .values_list("education_id", flat=True))
+        for student_id, code in wanted.items():
+            student = students.get(student_id)
+            if student is None or student.education_id or code in taken:
+                continue
+            taken.add(code)
+            student.education_id = code
+            student.save(update_fields=["education_id", "updated_at"])
+            audit_record(actor=None, action=OFFICIAL_ID_ACTION, entity="student",
+                         entity_id=student.pk, school_id=student.school_id,
+                         data={"changes": {"education_id": [None, code]}, "source": source,
+                               "temporary_code": student.temporary_code})
+            changed.append(student.pk)
+        if changed:
+            records_refresh("student", changed)
+    return changed

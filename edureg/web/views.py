@@ -24,11 +24,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from edureg.access.policy import get_scoped_or_404, has_perm_at, may, scope
 from edureg.access.roles import Perm
-from edureg.access.visibility import visibility
 from edureg.core.codelists import get_list
 from edureg.identity import selectors as identity_selectors
 from edureg.identity.models import IdentityStatus
 from edureg.identity.services import may_verify_school
+from edureg.privacy.policy import sensitive_withheld, visibility_for
 from edureg.registry import duplicate_selectors
 from edureg.registry.duplicates import Candidate, DuplicateSuspected
 from edureg.registry.models import SchoolClass, Student
@@ -110,6 +110,7 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         "may_manage_subject_requests": has_perm_at(actor, Perm.SUBJECT_REQUEST_MANAGE,
                                                    overview.school.pk),
         "may_view_inventory": has_perm_at(actor, Perm.INVENTORY_VIEW, overview.school.pk),
+        "may_view_sync": has_perm_at(actor, Perm.SYNC_VIEW, overview.school.pk),
         "identity": _school_identity(request, overview.school),
         "transfers": transfer_display.school_links(actor, overview.school),
         "duplicates": {"open_count": duplicate_selectors.open_count(actor=actor,
@@ -166,7 +167,7 @@ def class_detail(request: HttpRequest, class_id: int) -> HttpResponse:
     actor = request.user
     result = class_list(actor=actor, class_id=class_id)
     school_class = result.school_class
-    rows = display.class_rows(result.students, visibility(
+    rows = display.class_rows(result.students, visibility_for(
         actor, "student", school_id=school_class.school_id))
     may_attest = (has_perm_at(actor, Perm.QUALITY_ATTEST, school_class.school_id)
                   and may(actor, Perm.QUALITY_ATTEST, school_class))
@@ -198,11 +199,11 @@ def student_detail_page(request: HttpRequest, student: Student,
     number" declaration likewise, ``transfer_form`` the transfer request likewise,
     ``consent_forms`` a consent or withdrawal form likewise."""
     actor = request.user
-    student_visibility = visibility(actor, "student", school_id=student.school_id)
+    student_visibility = visibility_for(actor, "student", school_id=student.school_id)
     guardians: list[display.GuardianRow] | None = None
     if may(actor, Perm.GUARDIAN_VIEW, student):
         guardians = display.guardian_rows(list(student.guardian_links.all()),
-                                          visibility(actor, "guardian",
+                                          visibility_for(actor, "guardian",
                                                      school_id=student.school_id))
     attestations = None
     if has_perm_at(actor, Perm.QUALITY_ATTEST, student.school_id) and may(
@@ -228,6 +229,8 @@ def student_detail_page(request: HttpRequest, student: Student,
         "no_id_form": no_id_form if no_id_form is not None else NoIdForm(),
         "transfer": transfer_display.student_panel(actor, student, transfer_form),
         "consent": privacy_display.student_panel(actor, student, consent_forms),
+        "sensitive_withheld": bool(sensitive_withheld(actor, "student",
+                                                      school_id=student.school_id)),
         "breadcrumbs": [*crumbs[:-1], (student.full_name, None)],
     })
 
@@ -238,7 +241,7 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
     actor = request.user
     student = student_get(actor=actor, student_id=student_id, perm=Perm.STUDENT_EDIT,
                           audit_view="student_edit")
-    student_visibility = visibility(actor, "student", school_id=student.school_id)
+    student_visibility = visibility_for(actor, "student", school_id=student.school_id)
     locked = identity_locked("student", student.pk)
     duplicates: list[dict[str, Any]] = []
     if request.method == "POST":
@@ -248,7 +251,8 @@ def student_edit(request: HttpRequest, student_id: int) -> HttpResponse:
             try:
                 result = student_update(actor=actor, student=student, data=form.changes(),
                                         identity_change_reason=form.change_reason(),
-                                        not_duplicate_reason=form.not_duplicate_reason())
+                                        not_duplicate_reason=form.not_duplicate_reason(),
+                                        shown=student_visibility)
             except DuplicateSuspected as error:
                 form.add_service_errors(error)
                 duplicates = _look_alikes(actor, error.candidates)
@@ -299,7 +303,7 @@ def student_check_field(request: HttpRequest, student_id: int) -> JsonResponse:
     actor = request.user
     student = get_scoped_or_404(Student.objects.all(), actor, Perm.STUDENT_EDIT, pk=student_id)
     form = StudentEditForm(request.POST, student=student,
-                           visibility=visibility(actor, "student", school_id=student.school_id))
+                           visibility=visibility_for(actor, "student", school_id=student.school_id))
     field = request.POST.get("field", "")
     editable = [name for name, f in form.fields.items() if not f.disabled]
     if field not in editable:
@@ -352,7 +356,7 @@ def legacy_wards(request: HttpRequest) -> HttpResponse:
 @require_GET
 def staff(request: HttpRequest, school_id: int) -> HttpResponse:
     school, members = staff_list(actor=request.user, school_id=school_id)
-    rows = display.staff_rows(members, visibility(request.user, "staff", school_id=school.pk))
+    rows = display.staff_rows(members, visibility_for(request.user, "staff", school_id=school.pk))
     return render(request, "web/staff_list.html", {
         "school": school,
         "rows": rows,

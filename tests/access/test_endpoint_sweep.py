@@ -64,6 +64,9 @@ from edureg.registry.models import (
     Transfer,
     TransferStatus,
 )
+from edureg.sharing.models import SharingAgreement
+from edureg.sharing.services import AgreementData, agreement_create
+from edureg.sync.models import SyncChange, SyncStatus
 from tests import factories as f
 from tests.conftest import Cast
 from tests.web.conftest import edit_form_data
@@ -184,6 +187,7 @@ class Access(enum.Enum):
     PUBLIC = "public"  # anyone, signed in or not
     SIGNED_IN = "signed_in"  # any signed-in account: its own account pages, code-list look-ups
     PERMISSION = "permission"  # a permission of access.roles, within the actor's scope
+    AGENCY = "agency"  # an agency's OAuth2 bearer token (edureg.sharing); no staff session
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +212,7 @@ class Endpoint:
     data: Callable[[World], dict[str, Any]] | None = None  # the POST body
     prepare: Callable[[World], None] | None = None  # state that makes a wrongful write visible
     other_methods_refused: bool = True  # methods outside ``ok`` answer 405
+    csrf_exempt: bool = False  # a machine-to-machine endpoint without cookies (OAuth2 token)
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -508,6 +513,22 @@ def _incident_of(school: str) -> Callable[[World], int]:
 INCIDENT_A, INCIDENT_B = _incident_of("school_a"), _incident_of("school_b")
 
 
+def _parked_changes(w: World) -> None:
+    """A change of each school that the national database refused (upward sync)."""
+    for offset, (school, pupil) in enumerate(((w.cast.school_a, w.cast.an),
+                                              (w.cast.school_b, w.cast.other_school_student))):
+        SyncChange.objects.get_or_create(seq=10**9 + offset, defaults={
+            "action": "student.update", "entity": "student", "record_id": pupil.pk,
+            "school_id": school.pk, "committed_at": timezone.now(),
+            "status": SyncStatus.PARKED, "next_attempt_at": timezone.now()})
+
+
+def _parked_of(offset: int) -> Callable[[World], int]:
+    """The refused change of school A (0) or B (1); a missing id before ``_parked_changes``."""
+    return lambda w: SyncChange.objects.filter(seq=10**9 + offset).values_list(
+        "pk", flat=True).first() or MISSING_ID
+
+
 def _incident_cases(name: str) -> tuple[Case, ...]:
     """Another school's incident (by its own school id and under school A's id), an incident
     of a school where the actor has another role, a missing one."""
@@ -572,6 +593,38 @@ def _account_action(name: str, ok: int, **extra: Any) -> Endpoint:
         Access.PERMISSION, {"POST": ok}, _web(name, BOB), actor="ivan", perm=Perm.ACCOUNT_MANAGE,
         lacking=("alice", "erin", "carol"), not_found=_account_cases(name), **extra,
     )
+
+
+def _agreement_data() -> AgreementData:
+    today = timezone.localdate()
+    return AgreementData(
+        agency_code="TYT-26734", agency_name="Trạm Y tế phường", reference="01/2026/TTCS",
+        legal_basis="Thoả thuận đã ký", purpose="quan_ly_giao_duc",
+        allowed_fields=("full_name",), allowed_lookups=("education_id",), kind="lookup",
+        change_feed_legal_basis="", valid_from=today, expires_on=today + dt.timedelta(days=30),
+        rate_limit_per_minute=10)
+
+
+def _agreement(w: World) -> None:
+    """An agreement of the authority in force (by erin), so a wrongful revoke would show."""
+    if not SharingAgreement.objects.exists():
+        agreement_create(actor=w.cast.erin, authority_id=w.cast.school_a.authority_id,
+                         data=_agreement_data())
+
+
+def _agreement_id(w: World) -> int:
+    found = SharingAgreement.objects.first()
+    return found.pk if found is not None else MISSING_ID
+
+
+AUTHORITY = _pk("cast.school_a.authority")
+_SHARING_LACKING = ("alice", "bob", "ivan", "sam", "lam")
+_AGREEMENT_POST = {
+    "agency_code": "TYT-26734", "agency_name": "Trạm Y tế phường", "reference": "02/2026/TTCS",
+    "legal_basis": "Thoả thuận đã ký", "purpose": "quan_ly_giao_duc",
+    "allowed_fields": ["full_name"], "allowed_lookups": ["education_id"], "kind": "lookup",
+    "change_feed_legal_basis": "", "valid_from": "01/01/2026", "expires_on": "31/12/2099",
+    "rate_limit_per_minute": "10"}
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -880,6 +933,19 @@ ENDPOINTS: dict[str, Endpoint] = {
     "web:privacy_policy": Endpoint(
         Access.SIGNED_IN, {"GET": 200, "POST": 302}, _web("privacy_policy"), actor="lam",
         data=lambda w: {"version": policy_in_force().version, "read": "on"}),
+    # The parents' look-up portal: public (no staff account); without a verified look-up in
+    # the session every step but the first sends back to the first (tests/privacy/test_portal).
+    "web:portal": Endpoint(
+        Access.PUBLIC, {"GET": 200, "POST": 200}, _web("portal"), anonymous=200,
+        data=lambda w: {"education_id": "", "date_of_birth": ""}),
+    "web:portal_code": Endpoint(Access.PUBLIC, {"GET": 302, "POST": 302}, _web("portal_code"),
+                                data=lambda w: {"code": "123456"}),
+    "web:portal_record": Endpoint(Access.PUBLIC, {"GET": 302}, _web("portal_record")),
+    "web:portal_correction": Endpoint(Access.PUBLIC, {"POST": 302}, _web("portal_correction"),
+                                      data=lambda w: {"details": "Sửa ngày sinh"}),
+    "web:portal_withdraw": Endpoint(Access.PUBLIC, {"POST": 302},
+                                    _web("portal_withdraw", lambda w: "anh_truyen_thong")),
+    "web:portal_end": Endpoint(Access.PUBLIC, {"POST": 302}, _web("portal_end")),
     # The processing inventory (inventory.view: principal, IT officer, authority officer) and
     # its CSV, which holds no personal data (allow-listed in test_no_files.py).
     "web:privacy_inventory": Endpoint(
@@ -898,6 +964,23 @@ ENDPOINTS: dict[str, Endpoint] = {
             *_missing("alice", lambda i: _policy_ack_school(_id(i))))),
     # The breach register (incident.manage): principal and IT officer of the school, the
     # authority officer across the authority.
+    # Upward sync of a school: lag and backlog (sync.view: principal, vice-principal, IT
+    # officer, authority officer); refused changes and their replay (sync.manage: IT officer,
+    # authority officer).
+    "web:sync_school": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("sync_school", SCHOOL_A),
+        perm=Perm.SYNC_VIEW, lacking=("bob", "carol", "lam", "sam"),
+        not_found=(Case("other_school", "alice", _web("sync_school", SCHOOL_B)),
+                   *_missing("alice", lambda i: _web("sync_school", _id(i))))),
+    "web:sync_replay": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("sync_replay", SCHOOL_A, _parked_of(0)),
+        actor="ivan", perm=Perm.SYNC_MANAGE, lacking=("alice", "bob", "carol", "lam", "sam"),
+        not_found=(
+            Case("other_school", "ivan", _web("sync_replay", SCHOOL_B, _parked_of(1))),
+            Case("other_school_under_own_id", "ivan",
+                 _web("sync_replay", SCHOOL_A, _parked_of(1))),
+            *_missing("ivan", lambda i: _web("sync_replay", SCHOOL_A, _id(i)))),
+        prepare=_parked_changes),
     "web:privacy_incidents": Endpoint(
         Access.PERMISSION, {"GET": 200, "POST": 302}, _web("privacy_incidents", SCHOOL_A),
         perm=Perm.INCIDENT_MANAGE, lacking=("bob", "carol", "lam", "sam"),
@@ -948,6 +1031,32 @@ ENDPOINTS: dict[str, Endpoint] = {
         perm=Perm.SUBJECT_REQUEST_MANAGE, lacking=_SUBJECT_REQUEST_LACKING,
         not_found=_subject_request_cases("privacy_subject_request_action"),
         prepare=_subject_requests),
+    # Sharing agreements with agencies (sharing.manage: the authority officer, over the
+    # authority); the create page shows the new client's secret once (200).
+    "web:sharing_agreements": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("sharing_agreements", AUTHORITY), actor="erin",
+        perm=Perm.SHARING_MANAGE, lacking=_SHARING_LACKING,
+        not_found=_missing("erin", lambda i: _web("sharing_agreements", _id(i))),
+        prepare=_agreement),
+    "web:sharing_agreement_create": Endpoint(
+        Access.PERMISSION, {"GET": 200, "POST": 200}, _web("sharing_agreement_create", AUTHORITY),
+        actor="erin", perm=Perm.SHARING_MANAGE, lacking=_SHARING_LACKING,
+        not_found=_missing("erin", lambda i: _web("sharing_agreement_create", _id(i))),
+        data=lambda w: dict(_AGREEMENT_POST)),
+    "web:sharing_agreement_revoke": Endpoint(
+        Access.PERMISSION, {"POST": 302},
+        _web("sharing_agreement_revoke", AUTHORITY, _agreement_id), actor="erin",
+        perm=Perm.SHARING_MANAGE, lacking=_SHARING_LACKING, not_found=(
+            Case("missing_authority", "erin",
+                 _web("sharing_agreement_revoke", _id(MISSING_ID), _agreement_id)),
+            *_missing("erin", lambda i: _web("sharing_agreement_revoke", AUTHORITY, _id(i)))),
+        data=lambda w: {"reason": "Hết nhu cầu"}, prepare=_agreement),
+    # The agencies' OAuth2 token endpoint (client credentials; no cookies, so no CSRF): a
+    # client that is not on record is refused (401).
+    "oauth2_token": Endpoint(
+        Access.PUBLIC, {"POST": 401}, lambda w: reverse("oauth2_token"), anonymous=401,
+        data=lambda w: {"grant_type": "client_credentials", "client_id": "khong-co",
+                        "client_secret": "sai"}, csrf_exempt=True),
     # API: public master data and documents.
     "api:code_lists": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists"), anonymous=200),
     "api:code_list": Endpoint(Access.PUBLIC, {"GET": 200}, _api("/code-lists/province"),
@@ -976,6 +1085,12 @@ ENDPOINTS: dict[str, Endpoint] = {
             Case("other_school_other_role", "khoa", _api("/classes/{class_b}/students")),
             Case("missing", "alice", _api("/classes/{missing}/students")),
             Case("huge_id", "alice", _api("/classes/{huge}/students")))),
+    # API: agencies' look-ups (OAuth2 bearer token of a sharing agreement, tests/sharing/);
+    # a staff session is not a token: refused like anonymous callers (401).
+    "api:sharing_student": Endpoint(
+        Access.AGENCY, {"GET": 401}, lambda w: _api("/sharing/students")(w)
+        + f"?education_id={w.cast.an.education_id}", actor="erin", anonymous=401,
+        prepare=_agreement),
 }
 
 
@@ -1073,6 +1188,7 @@ def _state() -> dict[str, list[Any]]:
         "policy_acknowledgements": list(PolicyAcknowledgement.objects.order_by("pk").values()),
         "incidents": list(Incident.objects.order_by("pk").values()),
         "subject_requests": list(SubjectRequest.objects.order_by("pk").values()),
+        "sharing_agreements": list(SharingAgreement.objects.order_by("pk").values()),
     }
 
 
@@ -1204,7 +1320,7 @@ def test_missing_permission_is_forbidden(world: World, name: str, method: str,
 
 
 def _each_post(name: str, entry: Endpoint) -> Iterator[tuple[Any, ...]]:
-    if "POST" in entry.methods:
+    if "POST" in entry.methods and not entry.csrf_exempt:
         yield ()
 
 

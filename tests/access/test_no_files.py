@@ -71,6 +71,7 @@ PARAMETERS: Mapping[str, Callable[[sweep.World], object]] = {
     "user_id": sweep.BOB,
     "staff_id": sweep._pk("staff_a"),
     "authority_id": sweep._pk("cast.school_a.authority"),
+    "purpose": lambda w: "anh_truyen_thong",
 }
 
 

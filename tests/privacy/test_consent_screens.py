@@ -141,6 +141,7 @@ def test_without_acknowledgement_the_forms_point_to_the_policy(cast: Cast) -> No
 
 
 def test_principal_sees_who_has_not_acknowledged(cast: Cast) -> None:
+    PolicyAcknowledgement.objects.all().delete()
     policy_acknowledge(actor=cast.bob, version=policy_in_force().version)
     page = _client(cast.alice).get(reverse("web:privacy_acknowledgements",
                                            args=[cast.school_a.pk]))

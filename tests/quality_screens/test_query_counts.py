@@ -28,9 +28,10 @@ SCHOOL_DASHBOARD_QUERIES = 11
 # session, user, second-factor device, grants; the schools in scope; their totals; the
 # authority's active schools counted (they are all in scope) and its daily sums.
 AUTHORITY_QUERIES = 8
-# session, user, grants; the classes to narrow to; findings counted and paged; steps counted
-# and paged; the audited read (chain head, event, head update).
-TODO_QUERIES = 11
+# session, user, grants; whether the teacher has acknowledged the data-protection policy
+# (sensitive fields stay hidden until); the classes to narrow to; findings counted and paged;
+# steps counted and paged; the audited read (chain head, event, head update).
+TODO_QUERIES = 12
 
 
 def _count(client: Client, url: str) -> int:

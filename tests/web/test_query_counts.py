@@ -19,17 +19,19 @@ from tests.conftest import Cast
 # grants, class, pupils, the audited read (joins the request's transaction, no savepoint):
 # chain head (locked), event insert, head update (record references are derived later),
 # whether the principal may confirm the class (quality.attest), the pupils' identity statuses
-# and whether the principal may send the class to be verified (identity.verify).
-CLASS_LIST_QUERIES = 12
+# and whether the principal may send the class to be verified (identity.verify), whether the
+# principal has acknowledged the data-protection policy (sensitive fields stay hidden until).
+CLASS_LIST_QUERIES = 13
 # session, user, second-factor device, grants, student, its prefetches (guardian links with
 # guardians, enrolments, status changes), the audited read (3), three policy checks (may
 # edit, may see guardians, may attest), the pupil's current attestations, and the identity
 # panel: the pupil with the principal's identity rights on them, and the identity state; the
 # transfer card: may transfer, the pupil's transfers, the schools to move to; the consent card:
-# may see consents, the pupil's consents (with their guardians), may record, whether the
-# principal acknowledged the data-protection policy (the audited read of the consents shown
-# adds three when there are some).
-STUDENT_DETAIL_QUERIES = 25
+# may see consents, the records merged into the pupil (their consents count), the pupil's
+# consents (with their guardians), may record, whether the principal acknowledged the
+# data-protection policy (the audited read of the consents shown adds three when there are
+# some).
+STUDENT_DETAIL_QUERIES = 26
 
 NumQueries = Callable[[int], AbstractContextManager[Any]]
 

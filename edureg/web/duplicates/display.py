@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from edureg.access.policy import Actor
-from edureg.access.visibility import Visibility, visibility
+from edureg.access.visibility import Visibility
+from edureg.privacy.policy import visibility_for
 from edureg.registry.duplicate_selectors import PairView
 from edureg.registry.models import Student
 from edureg.web.display import code_name, format_date
@@ -148,9 +149,9 @@ def _side(student: Student, visible: bool) -> Side:
 
 
 def pair_card(actor: Actor, view: PairView) -> PairCard:
-    left = _values(view.left, visibility(actor, "student", school_id=view.left.school_id)
+    left = _values(view.left, visibility_for(actor, "student", school_id=view.left.school_id)
                    if view.left_visible else None)
-    right = _values(view.right, visibility(actor, "student", school_id=view.right.school_id)
+    right = _values(view.right, visibility_for(actor, "student", school_id=view.right.school_id)
                     if view.right_visible else None)
     rows = []
     for name, label in _LABELS:

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from edureg.access.policy import Actor
+from edureg.privacy import portal
 from edureg.privacy.policy import has_acknowledged
 from edureg.privacy.purposes import purposes_in_force, required_parties
 from edureg.privacy.selectors import student_consents
@@ -29,7 +30,8 @@ def student_panel(actor: Actor, student: Student, bound: Bound | None = None
     guardians = [link.guardian for link in student.guardian_links.all()]
     acknowledged = overview.may_record and has_acknowledged(actor)
     bound = bound or {}
-    channels = {c.code: c.name for c in purposes.channels}
+    channels = {portal.CHANNEL: portal.channel_name(portal.CHANNEL) or portal.CHANNEL,
+                **{c.code: c.name for c in purposes.channels}}
     rows = []
     for row in overview.rows:
         code = row.purpose.code

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from edureg.access.policy import get_scoped_or_404
 from edureg.access.roles import Perm
+from edureg.privacy import portal
 from edureg.privacy.deadlines import SubjectRequestDeadlines, deadlines_in_force
 from edureg.privacy.incidents import (
     IncidentData,
@@ -340,7 +341,8 @@ def _subject_requests_page(request: HttpRequest, school_id: int, *,
     title = _("Yêu cầu của chủ thể dữ liệu")
     return render(request, "web/privacy/subject_requests.html", {
         "title": title, "register": register, "school": register.school,
-        "channels": {c.code: c.name for c in register.rules.channels},
+        "channels": {portal.CHANNEL: portal.channel_name(portal.CHANNEL),
+                     **{c.code: c.name for c in register.rules.channels}},
         "form": form or _request_form(),
         "breadcrumbs": _school_crumbs(register.school, title),
     })
@@ -386,7 +388,8 @@ def _subject_request_page(request: HttpRequest, school_id: int, request_id: int,
     title = _("Yêu cầu số %(number)d") % {"number": item.pk}
     return render(request, "web/privacy/subject_request.html", {
         "title": title, "row": row, "item": item, "school": school,
-        "channel": channel.name if channel is not None else item.channel,
+        "channel": channel.name if channel is not None
+        else portal.channel_name(item.channel) or item.channel,
         "deletion": deletion_explanation() if item.kind == SubjectRequestKind.DELETION else None,
         "assign": bound.get("phan-cong") or SubjectRequestAssignForm(
             users=users, initial={"assigned_to": item.assigned_to_id},

@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from edureg.access.policy import Actor
-from edureg.access.visibility import Visibility, visibility
+from edureg.access.visibility import Visibility
 from edureg.core.catalogue import Catalogue, active_catalogue
+from edureg.privacy.policy import visibility_for
 from edureg.quality import selectors as quality
 from edureg.quality.rules.catalogue import Dimension, Rule
 from edureg.quality.services import current_rule_set
@@ -94,7 +95,7 @@ class Presenter:
     def _in_form(self, school_id: int, field: str) -> bool:
         """Whether the actor's edit form of a pupil at this school has the field."""
         if school_id not in self._visibility:
-            self._visibility[school_id] = visibility(self.actor, "student", school_id=school_id)
+            self._visibility[school_id] = visibility_for(self.actor, "student", school_id=school_id)
         seen = self._visibility[school_id]
         return field in EDITABLE_STUDENT_FIELDS and field not in seen.hidden | seen.masked
 

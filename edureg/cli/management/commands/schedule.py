@@ -1,8 +1,11 @@
 """``edureg schedule``: the periodic jobs of a deployment, in one process (``edureg up`` starts
 it). Every few seconds: derive the audit log's record references, send the persons whose
 identity fields changed to be verified again, and enqueue again the verification jobs whose
-worker was lost. Every hour (``EDUREG_AUDIT_ANCHOR_SECONDS``): copy the audit chain's head to
-the anchor file outside the database. Once a day (at start and
+worker was lost; take in the changes to synchronise upward and hand the relay to the task
+worker when some are due. Every hour (``EDUREG_AUDIT_ANCHOR_SECONDS``): copy the audit chain's
+head to the anchor file outside the database. Every 15 minutes
+(``EDUREG_PRIVACY_ALERT_SECONDS``): text the principals about overdue data-subject requests and
+breaches. Once a day (at start and
 after midnight): the quality snapshot of every school (for trends), the deactivation of
 accounts whose staff no longer work, and the duplicate run over every pupil (enqueued for the
 background worker: at city scale it takes minutes). Each job runs in its own transaction; a
@@ -22,9 +25,11 @@ from django.utils import timezone
 
 from edureg.audit.services import audit_anchor, refs_catch_up
 from edureg.identity.services import changes_catch_up, jobs_resume
+from edureg.privacy.alerts import privacy_alerts_send
 from edureg.registry.accounts import staff_accounts_deactivate_inactive
 from edureg.registry.attestation import snapshots_take
 from edureg.registry.dedupe_run import dedupe_run_task
+from edureg.sync.relay import sync_enqueue
 
 logger = logging.getLogger("edureg.schedule")
 
@@ -48,12 +53,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         last_daily: dt.date | None = None
-        last_anchor = -float("inf")
+        last_anchor = last_alerts = -float("inf")
         while not stopping:
             self._run("audit_refs", refs_catch_up)
+            self._run("sync_enqueue", sync_enqueue)
             if time.monotonic() - last_anchor >= settings.EDUREG_AUDIT_ANCHOR_SECONDS:
                 self._run("audit_anchor", audit_anchor)
                 last_anchor = time.monotonic()
+            if time.monotonic() - last_alerts >= settings.EDUREG_PRIVACY_ALERT_SECONDS:
+                self._run("privacy_alerts", privacy_alerts_send)
+                last_alerts = time.monotonic()
             self._run("identity_changes", changes_catch_up)
             self._run("identity_resume", jobs_resume)
             today = timezone.localdate()

@@ -1,5 +1,6 @@
-"""``edureg up``: start the embedded deployment — web server, task worker, scheduler and the
-population-register simulator — on loopback, print the demo logins, and stop them all together."""
+"""``edureg up``: start the embedded deployment — web server, task worker, scheduler, the
+population-register, SMS and sector-database simulators — on loopback, print the demo logins and
+where the simulated text messages can be read, and stop them all together."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ class Command(BaseCommand):
             "worker": [sys.executable, "-m", "edureg.cli.main", "db_worker",
                        "--queue-name", "*", "--no-reload"],
             "schedule": [sys.executable, "-m", "edureg.cli.main", "schedule"],
+            # The SMS-provider simulator, on EDUREG_MESSAGES_SIM_PORT: one-time codes land in
+            # its outbox.
+            "messages": [sys.executable, "-m", "edureg.cli.main", "sim", "messages"],
+            # The national sector database simulator (issue 8), on EDUREG_UPSTREAM_SIM_PORT: the
+            # upward sync pushes to it.
+            "upstream": [sys.executable, "-m", "edureg.cli.main", "sim", "upstream"],
         }
         if settings.EDUREG_REGISTER_SIM_DB.exists():
             # The population-register simulator (issue 5), on EDUREG_REGISTER_SIM_PORT.
@@ -77,6 +84,8 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(f"edureg đang chạy tại http://{host}:{port}/  (Ctrl-C để dừng)")
         self.stdout.write(f"Cơ sở dữ liệu: {settings.DATABASES['default']['NAME']}")
+        self.stdout.write("Tin nhắn mô phỏng (mã OTP): "
+                          f"http://127.0.0.1:{settings.EDUREG_MESSAGES_SIM_PORT}/_sim/outbox")
         logins = demo_logins()
         if logins:
             self.stdout.write("Tài khoản demo:")
