@@ -30,7 +30,7 @@ _SELECT_ONE = (
 # A pupil's consents include those recorded on the records merged into it (and into those):
 # the latest change among them decides, so a withdrawal on either record stops the purpose.
 _SELECT_PUPIL = (
-    "WITH RECURSIVE alias(id) AS (SELECT %s UNION "  # noqa: S608
+    "WITH RECURSIVE alias(id) AS (SELECT CAST(%s AS BIGINT) UNION "  # noqa: S608
     f"SELECT s.id FROM {Student._meta.db_table} s JOIN alias a ON s.merged_into_id = a.id) "
     f"SELECT status FROM {_STATE} WHERE purpose = %s AND subject_entity = %s "
     "AND subject_id IN (SELECT id FROM alias) ORDER BY changed_at DESC, id DESC LIMIT 1")
