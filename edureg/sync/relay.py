@@ -232,7 +232,8 @@ def sync_push(*, now: dt.datetime | None = None) -> PushReport:
     for change in heads:
         student = students.get(change.record_id) if change.entity == "student" else None
         if student is None:
-            refused.append((change, "Không có hồ sơ để gửi (đối tượng chưa được đồng bộ)."))
+            refused.append((change, _("Không có hồ sơ để gửi (đối tượng chưa được "
+                                      "đồng bộ).")))
         elif change.record_id not in allowed_ids:
             refused.append((change, _("Mục đích %(purpose)s không được xử lý cho người này "
                                       "(chưa có hoặc đã rút sự đồng ý).") % {
