@@ -8,7 +8,8 @@ write, so dashboards read a few rows instead of aggregating millions. ``DailySna
 school totals once a day, for trends; ``AuthoritySnapshot``: their sum per authority that day (an
 authority's trend reads 30 rows, not 30 × its thousands of schools). ``FieldGroupCheck``: a
 person (or the population register) confirmed a group of fields against a legal dossier, or
-confirmed them still current.
+confirmed them still current. ``UpstreamPending``: a record has a change the national sector
+database has not acknowledged yet (kept by the upward relay; it counts against "sống").
 
 Records are referred to by (entity, id) rather than foreign keys: the registry sits above this
 app (its services call it in their transactions).
@@ -187,3 +188,17 @@ class SignOff(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["school_id", "round_label"],
                                                name="quality_sign_off_one_per_round")]
+
+
+class UpstreamPending(models.Model):
+    """A record with a change not yet acknowledged by the national sector database (waiting,
+    retrying or parked). The upward relay adds the row when it takes the change in and removes
+    it when the record's newest change is acknowledged; the "sống" status rule reads it."""
+
+    entity = models.CharField(max_length=10)
+    record_id = models.BigIntegerField()
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entity", "record_id"],
+                                               name="quality_upstream_pending_one")]

@@ -15,7 +15,7 @@ import datetime as dt
 import functools
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,6 +34,8 @@ from edureg.quality.models import COUNTER_FIELDS, Finding
 from edureg.quality.rules.catalogue import (
     DUPLICATE_COLUMN,
     DUPLICATE_RULE_CODE,
+    UPSTREAM_COLUMN,
+    UPSTREAM_RULE_CODE,
     Dimension,
     Kind,
     RuleSet,
@@ -102,6 +104,18 @@ def _duplicate_open(alias: str) -> str:
     return (f"CASE WHEN EXISTS ({_open_pair_sql('left_id', 'right_id', alias)}) "
             f"OR EXISTS ({_open_pair_sql('right_id', 'left_id', alias)}) "
             f"THEN 1 ELSE 0 END AS {DUPLICATE_COLUMN}")
+
+
+def _upstream_pending(alias: str) -> str:
+    """1 when the pupil has a change the national sector database has not acknowledged."""
+    return ("CASE WHEN EXISTS (SELECT 1 FROM quality_upstreampending u "  # noqa: S608 - fixed names
+            f"WHERE u.entity = 'student' AND u.record_id = {alias}.id) "
+            f"THEN 1 ELSE 0 END AS {UPSTREAM_COLUMN}")
+
+
+# A rescan reads the (few) pupils waiting for the upstream once per chunk instead.
+_UPSTREAM_PENDING_IDS = ("SELECT record_id FROM quality_upstreampending "
+                         "WHERE entity = 'student'")
 
 
 # The same for a rescan of many schools: every pupil with an open pair, read once per chunk.
@@ -191,9 +205,10 @@ def _checks_frame_join(frame: pl.DataFrame, checks: pl.DataFrame, entity: str,
 def _student_sql(rule_set: RuleSet, *, batch: bool = False) -> str:
     fields = ", ".join(f"s.{name}" for name in _STUDENT_FIELDS)
     checks, join = _checks_join("s", "student", rule_set)
-    if batch:  # shared IDs, checks and open duplicate pairs joined in Polars
+    if batch:  # shared IDs, checks, open duplicate pairs and pending changes joined in Polars
         checks, join = ["s.created_at"], ""
-    extra = ", ".join([_shared("s", "student"), _duplicate_open("s")] * (not batch) + checks)
+    per_row = [_shared("s", "student"), _duplicate_open("s"), _upstream_pending("s")]
+    extra = ", ".join(per_row * (not batch) + checks)
     return (
         f"SELECT s.id AS owner_id, s.id AS record_id, s.school_id, s.current_class_id AS class_id, "  # noqa: S608 - fixed names
         f"sc.level AS school_level, e.grade, e.status_code, sy.start_year, {fields}, {extra} "
@@ -387,6 +402,17 @@ def duplicates_changed(ids: Iterable[int]) -> None:
     left = status_rules_apply("student", {DUPLICATE_RULE_CODE: live}, rule_set=rule_set)
     if left:
         records_refresh("student", left)
+
+
+def upstream_changed(pending: Mapping[int, bool]) -> None:
+    """Whether these pupils have a change the national sector database has not acknowledged
+    changed (``pending``: pupil id → waiting): only the "sống" upstream status rule can change,
+    and its outcome is stored (``status_rules_apply``). Pupils without a stored state of the
+    rule set in force are left alone: they are measured in full, reading the pending rows, by
+    their next write or rescan. Runs in the caller's transaction (the relay's)."""
+    if pending:
+        status_rules_apply("student", {UPSTREAM_RULE_CODE: dict(pending)},
+                           rule_set=current_rule_set())
 
 
 def blocking_errors(owner: str, owner_id: int, changed: Iterable[str]) -> dict[str, list[str]]:
@@ -614,9 +640,13 @@ def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: d
                 paired = paired_ids() if paired_ids is not None else _read_frame(
                     _OPEN_PAIR_IDS, own_connection=own_connection
                 ).get_column("record_id").cast(pl.Int64)
+                pending = _read_frame(_UPSTREAM_PENDING_IDS, own_connection=own_connection
+                                      ).get_column("record_id").cast(pl.Int64)
                 frame = frame.with_columns(
                     pl.col("record_id").cast(pl.Int64).is_in(paired.implode())
-                    .cast(pl.Int64).alias(DUPLICATE_COLUMN))
+                    .cast(pl.Int64).alias(DUPLICATE_COLUMN),
+                    pl.col("record_id").cast(pl.Int64).is_in(pending.implode())
+                    .cast(pl.Int64).alias(UPSTREAM_COLUMN))
             if feed.checks_sql:
                 check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608
                                f"WHERE x.school_id IN ({_ids(schools)}))")

@@ -40,7 +40,9 @@ from edureg.audit.models import AuditEvent, ChainHead
 from edureg.audit.services import CHAIN, audit_record
 from edureg.privacy.selectors import consents_valid
 from edureg.privacy.upward import UpwardRules, upward_rules
+from edureg.quality.models import UpstreamPending
 from edureg.registry.models import Enrolment, Student
+from edureg.registry.quality import upstream_changed
 from edureg.registry.services import OFFICIAL_ID_ACTION, student_official_ids_set
 from edureg.schools.models import School
 from edureg.sync.models import SyncChange, SyncCursor, SyncStatus
@@ -71,6 +73,9 @@ _INTAKE_SQL = (
     f"INSERT INTO {_TABLE} (seq, action, entity, record_id, school_id, "  # noqa: S608
     "committed_at, next_attempt_at, status, attempts, last_error, field_errors) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', 0, '', '{}')")
+_PENDING_TABLE = UpstreamPending._meta.db_table
+_PENDING_SQL = (f"INSERT INTO {_PENDING_TABLE} (entity, record_id, since) "  # noqa: S608
+                "VALUES (%s, %s, %s) ON CONFLICT (entity, record_id) DO NOTHING")
 _RETRY_SQL = (f"UPDATE {_TABLE} SET attempts = %s, next_attempt_at = %s, "  # noqa: S608
               "last_error = %s WHERE id = %s")
 
@@ -106,9 +111,34 @@ def sync_intake(*, limit: int = INTAKE_LIMIT) -> int:
             if entity_id.isdigit()
         ]
         _execute_many(_INTAKE_SQL, changes)
+        _pending_mark(changes)
         cursor.seq = top
         cursor.save(update_fields=["seq"])
     return len(changes)
+
+
+def _pending_mark(changes: Sequence[tuple[Any, ...]]) -> None:
+    """The pupils of changes just taken in wait for the upstream: "sống" counts them."""
+    first: dict[int, Any] = {}
+    for _seq, _action, entity, record_id, _school, committed, _now in changes:
+        if entity == "student":
+            first.setdefault(record_id, committed)
+    _execute_many(_PENDING_SQL, [("student", pk, since) for pk, since in first.items()])
+    upstream_changed(dict.fromkeys(first, True))
+
+
+def _pending_clear(records: Iterable[int]) -> None:
+    """Of these pupils, those with no change left waiting or parked are up to date upstream."""
+    candidates = set(records)
+    if not candidates:
+        return
+    waiting = set(SyncChange.objects.filter(
+        entity="student", record_id__in=candidates,
+        status__in=(SyncStatus.PENDING, SyncStatus.PARKED)).values_list("record_id", flat=True))
+    cleared = sorted(candidates - waiting)
+    if cleared:
+        UpstreamPending.objects.filter(entity="student", record_id__in=cleared).delete()
+        upstream_changed(dict.fromkeys(cleared, False))
 
 
 # --- Mapping (pure) ---------------------------------------------------------------------------
@@ -307,6 +337,7 @@ def _record(now: dt.datetime, sending: list[SyncChange], outgoing: list[RecordCh
                     finished.append(pk)
             superseded = SyncChange.objects.filter(pk__in=finished).update(
                 status=SyncStatus.SUPERSEDED, acked_at=now)
+            _pending_clear(c.record_id for c in done if c.entity == "student")
             if acked:
                 audit_record(actor=None, action=actions.SYNC_ACKNOWLEDGED, entity="sync",
                              data={"changes": len(sending), "acked": acked,

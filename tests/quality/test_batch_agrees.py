@@ -22,6 +22,7 @@ from edureg.quality.models import (
     Finding,
     QualityTotal,
     RecordState,
+    UpstreamPending,
 )
 from edureg.registry.models import Enrolment, Guardian, SchoolClass, Staff, Student
 from edureg.registry.quality import records_refresh, rescan
@@ -86,6 +87,8 @@ def small_city(tmp_path: Path) -> dt.date:
         if index % 4 == 0:
             _check("student", student.pk, student.school_id, "yearly", CheckKind.CONFIRM,
                    now - dt.timedelta(days=400 * (index % 8 == 0)))
+        if index % 9 == 0:  # a change the upstream has not acknowledged yet
+            UpstreamPending.objects.create(entity="student", record_id=student.pk, since=now)
     for index, staff in enumerate(Staff.objects.order_by("pk")):
         if index % 3 == 0:
             _check("staff", staff.pk, staff.school_id, "employment", CheckKind.ATTEST, now)
@@ -138,6 +141,7 @@ def test_rescan_stores_what_the_per_record_path_stores(small_city: dt.date,
     assert len({row[6] for row in per_record["findings"]}) >= 15  # a varied set of problems
     assert {row[9] for row in per_record["findings"]} >= {"error", "warning"}
     assert len({row[12] for row in per_record["states"]}) >= 4  # varied status bits
+    assert not all(row[11] for row in per_record["states"])  # some not live
     shared = {row[4] for row in per_record["findings"]
               if row[6].endswith(".personal_id_number.shared")}
     assert shared == {"student", "staff"}  # the ID planted on a pupil and a staff member

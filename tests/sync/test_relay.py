@@ -16,7 +16,13 @@ from django_tasks_db.models import DBTaskResult
 from edureg.access.roles import Role
 from edureg.audit import actions
 from edureg.audit.models import AuditEvent
+from edureg.quality.engine import status_dimension_masks
+from edureg.quality.models import QualityTotal, RecordState, UpstreamPending
+from edureg.quality.rules.catalogue import UPSTREAM_RULE_CODE, Dimension
+from edureg.quality.selectors import open_steps
+from edureg.quality.services import current_rule_set
 from edureg.registry.models import Student
+from edureg.registry.quality import records_refresh
 from edureg.registry.services import student_update
 from edureg.sync.models import SyncChange, SyncCursor, SyncStatus
 from edureg.sync.relay import (
@@ -189,3 +195,45 @@ def test_the_lag_is_measured_per_school(cast: Cast, pupils: list[Student],
     assert lag.p50_seconds is not None
     assert 0 <= lag.p50_seconds < 60
     assert sync_lag(school_ids=[cast.school_b.pk]).acked == 0
+
+
+def _live(student: Student) -> tuple[bool, bool, int]:
+    """The pupil's stored "sống" flag, whether its upstream step is open, and its school's
+    count of live pupils."""
+    rule_set = current_rule_set()
+    state = RecordState.objects.get(entity="student", record_id=student.pk)
+    steps = {rule.code for rule in open_steps(rule_set, "student", state.status_bits)}
+    total = QualityTotal.objects.get(school_id=student.school_id, class_id=None,
+                                     entity="student")
+    return state.live_ok, UPSTREAM_RULE_CODE in steps, total.live_ok
+
+
+def test_a_change_not_yet_acknowledged_counts_against_live(
+        cast: Cast, pupils: list[Student], upstream_simulator: str) -> None:
+    an = pupils[0]
+    Student.objects.filter(pk=an.pk).update(date_of_birth=None)
+    with transaction.atomic():
+        records_refresh("student", [an.pk])
+    was_live, _, school_live = _live(an)
+    _edit(cast, an, full_name="Nguyễn Văn Ân")
+    sync_intake()
+    live, step, taken_in = _live(an)
+    assert not live
+    assert step
+    assert taken_in == school_live - was_live
+    sync_run_once()  # refused for the missing birth date: parked, still not acknowledged
+    assert SyncChange.objects.filter(status=SyncStatus.PARKED).count() == 1
+    assert _live(an)[:2] == (False, True)
+    # A full measurement reads the same pending row and agrees with the stored bits.
+    before = RecordState.objects.get(entity="student", record_id=an.pk).status_bits
+    with transaction.atomic():
+        records_refresh("student", [an.pk])
+    assert RecordState.objects.get(entity="student", record_id=an.pk).status_bits == before
+    _edit(cast, an, date_of_birth="05/09/2019")
+    assert sync_run_once().acked == 1
+    live, step, _ = _live(an)
+    assert not step
+    assert not UpstreamPending.objects.filter(record_id=an.pk).exists()
+    assert live == (not RecordState.objects.get(
+        entity="student", record_id=an.pk).status_bits & status_dimension_masks(
+        current_rule_set(), "student")[Dimension.LIVE])

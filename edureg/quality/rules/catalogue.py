@@ -50,6 +50,8 @@ def identity_rule_code(entity: str) -> str:
 # The status rule "an open duplicate candidate awaits review" (pupils: the batch run's pairs).
 DUPLICATE_RULE_CODE = "sach.student.duplicate.open"
 DUPLICATE_COLUMN = "duplicate_open"
+UPSTREAM_RULE_CODE = "song.student.upstream.pending"
+UPSTREAM_COLUMN = "upstream_pending"
 
 
 class Dimension(enum.StrEnum):
@@ -211,6 +213,9 @@ NOT_VERIFIED = gettext_noop("Nhân thân chưa được xác thực với CSDL q
                             "xác thực.")
 DUPLICATE_OPEN = gettext_noop("Có hồ sơ nghi trùng với người này đang chờ xem xét: hãy mở danh "
                               "sách nghi trùng và gộp, hoặc ghi nhận không phải cùng một người.")
+UPSTREAM_PENDING = gettext_noop("Thay đổi mới nhất chưa được CSDL ngành xác nhận: thường chỉ vài "
+                                "giây; nếu kéo dài, cán bộ CNTT xem lý do ở màn hình «Đồng bộ "
+                                "lên CSDL ngành».")
 STALE = gettext_noop("Nhóm thông tin «%(group)s» đã quá hạn xác nhận lại: hãy xác nhận hoặc cập "
                      "nhật.")
 
@@ -397,6 +402,10 @@ def build_rule_set(catalogue: Catalogue, *, code_lists: Callable[[str], Iterable
             add(code=DUPLICATE_RULE_CODE, dimension=Dimension.CLEAN, severity=Severity.INFO,
                 entity=entity, fields=("full_name",), template=DUPLICATE_OPEN,
                 basis=basis["plan"], check=IsTrue(DUPLICATE_COLUMN), kind=Kind.STATUS)
+            # After it, for the same reason.
+            add(code=UPSTREAM_RULE_CODE, dimension=Dimension.LIVE, severity=Severity.INFO,
+                entity=entity, fields=("education_id",), template=UPSTREAM_PENDING,
+                basis=basis["plan"], check=IsTrue(UPSTREAM_COLUMN), kind=Kind.STATUS)
 
     expiring = {code: info.max_age_days for code, info in catalogue.update_groups.items()
                 if info.max_age_days}
