@@ -12,7 +12,8 @@ tests read the one-time codes.
     POST /_sim/control  {"down": false, "fail_rate": 0.1, "latency_ms": 200, "seed": 1}
                         (any subset; answers the whole set; GET reads it)
     GET  /_sim/stats    {"sent": …, "deduplicated": …, "failed": …, "refused": …, "outbox": …}
-    POST /_sim/reset    empties the outbox and the stats
+    POST /_sim/reset    empties the outbox and the stats (a call still waiting out its
+                        latency then answers 503 and delivers nothing)
 
 The ``/_sim/`` routes are the simulator's own and take no token: the demo opens the outbox in a
 browser, and the simulator listens on loopback. Faults apply to ``POST /v1/messages`` after the
@@ -27,17 +28,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
-import hmac
 import json
 import logging
 import random
-import socket
 import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, cast
 
 from edureg.core.messages.contract import (
@@ -49,6 +47,7 @@ from edureg.core.messages.contract import (
     response_body,
 )
 from edureg.core.messages.port import Message
+from edureg.core.simulation import FaultSettings, SimulatorHandler, SimulatorServer
 
 __all__ = ["Delivered", "Faults", "MessageSimulator", "make_server", "serve"]
 
@@ -65,7 +64,7 @@ DEFAULT_CAPACITY: Final = 10_000
 
 
 @dataclasses.dataclass
-class Faults:
+class Faults(FaultSettings):
     """What the simulator does wrong: every message call waits ``latency_ms``; while ``down``
     each answers 503; otherwise a share ``fail_rate`` of them does."""
 
@@ -73,33 +72,6 @@ class Faults:
     fail_rate: float = 0.0
     down: bool = False
     seed: int | None = None
-
-    def updated(self, changes: Mapping[str, Any]) -> Faults:
-        """A copy with ``changes`` (a control body) applied; ``ValueError`` on anything else."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        values = dataclasses.asdict(self)
-        for name, value in changes.items():
-            values[name] = _checked(name, value)
-        return Faults(**values)
-
-
-def _checked(name: str, value: Any) -> Any:
-    if name == "down":
-        if not isinstance(value, bool):
-            raise ValueError("down must be true or false")
-        return value
-    if name == "seed" and value is None:
-        return None
-    if name in ("latency_ms", "seed"):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer")
-        return value
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
-        raise ValueError("fail_rate must be a number from 0 to 1")
-    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +100,7 @@ class _State:
             # By reference, oldest first: the outbox and the deduplication window in one.
             self.outbox: collections.OrderedDict[str, Delivered] = collections.OrderedDict()
             self.counts: collections.Counter[str] = collections.Counter()
+            self.epoch = getattr(self, "epoch", 0) + 1
 
     def control(self, changes: Mapping[str, Any]) -> Faults:
         with self.lock:
@@ -177,90 +150,29 @@ class _State:
                     "outbox": len(self.outbox)}
 
 
-class MessageSimulator(ThreadingHTTPServer):
-    """The simulator's server. Its threads never block shutdown, sleeping ones included."""
-
-    daemon_threads = True
-    block_on_close = False
-
+class MessageSimulator(SimulatorServer):
     def __init__(self, address: tuple[str, int], token: str, faults: Faults,
                  capacity: int = DEFAULT_CAPACITY) -> None:
-        self.token = token
         self.state = _State(faults, capacity)
-        self.stopping = threading.Event()
-        super().__init__(address, _Handler)
-
-    def shutdown(self) -> None:
-        self.stopping.set()
-        super().shutdown()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(address, _Handler, token)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SimulatorHandler):
     server_version = "edureg-messages-sim/1"
-    timeout = 60  # an idle keep-alive connection frees its thread after this
+    max_request_bytes = MAX_REQUEST_BYTES
 
     @property
     def sim(self) -> MessageSimulator:
         return cast(MessageSimulator, self.server)
-
-    @property
-    def route(self) -> str:
-        return self.path.split("?", 1)[0]
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body leave in two writes: without this, delayed ACKs add 40 ms a call.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: the base class would log request lines, query strings (phone numbers)
-        included; ``_log`` writes our own."""
 
     def _log(self, status: int, started: float) -> None:
         logger.info("%s %s %s %.0fms", self.command,
                     self.route if self.route in _ROUTES else "(other)", status,
                     (time.perf_counter() - started) * 1000)
 
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _send(self, status: int, body: bytes) -> int:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except OSError:  # the caller gave up (its deadline): nothing to answer to
-            self.close_connection = True
-        return status
-
     def _refuse(self, status: int, code: str, message: str,
                 fields: tuple[str, ...] = ()) -> int:
         return self._send(status, error_body(code, message, fields))
-
-    def _read_body(self) -> bytes | None:
-        """The request body; ``None`` when there is none within ``MAX_REQUEST_BYTES`` (the
-        connection is then closed after the answer, the rest of the body unread)."""
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_REQUEST_BYTES:
-            self.close_connection = True
-            return None
-        return self.rfile.read(length)
-
-    def _authorised(self) -> bool:
-        given = self.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self.sim.token}".encode())
 
     # -- routes ---------------------------------------------------------------------------
 
@@ -312,9 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             state.refused()
             return self._refuse(401, "unauthorized", "missing or wrong bearer token")
-        latency = state.faults.latency_ms
+        latency, epoch = state.faults.latency_ms, state.epoch
         if latency and self.sim.stopping.wait(latency / 1000):
             return self._refuse(503, "shutting_down", "the simulator is stopping")
+        if epoch != state.epoch:  # reset while it waited: it belongs to the emptied outbox
+            return self._refuse(503, "reset", "the simulator was reset")
         if state.fails():
             return self._refuse(503, "unavailable", "service unavailable")
         if body is None:

@@ -23,22 +23,20 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hmac
 import json
 import logging
 import math
 import random
-import socket
 import sqlite3
 import threading
 import time
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final, cast
 
+from edureg.core.simulation import FaultSettings, SimulatorHandler, SimulatorServer
 from edureg.identity.register.contract import (
     MAX_REQUEST_BYTES,
     VERIFY_PATH,
@@ -73,7 +71,7 @@ _LOOKUP: Final = (
 
 
 @dataclasses.dataclass
-class Faults:
+class Faults(FaultSettings):
     """What the simulator does wrong, and how often. Rates are shares of verify calls, drawn
     independently in this order: fail (503), timeout (answer after ``timeout_seconds``),
     malformed (a broken 200)."""
@@ -86,44 +84,6 @@ class Faults:
     malformed_rate: float = 0.0
     down: bool = False
     seed: int | None = None
-
-    def updated(self, changes: Mapping[str, Any]) -> Faults:
-        """A copy with ``changes`` (a control body) applied; ``ValueError`` on anything else."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        values = dataclasses.asdict(self)
-        for name, value in changes.items():
-            values[name] = _checked(name, value)
-        return Faults(**values)
-
-
-def _checked(name: str, value: Any) -> Any:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if name == "down":
-        if not isinstance(value, bool):
-            raise ValueError("down must be true or false")
-        return value
-    if name in ("latency_ms", "seed"):
-        if value is None and name == "seed":
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer")
-        return value
-    if name == "quota_per_second":
-        if value is None:
-            return None
-        if not number or not math.isfinite(value) or value <= 0:
-            raise ValueError("quota_per_second must be a positive number or null")
-        return float(value)
-    if name == "timeout_seconds":
-        if not number or not math.isfinite(value) or value < 0:
-            raise ValueError("timeout_seconds must be a non-negative number")
-        return float(value)
-    if not number or not 0.0 <= value <= 1.0:  # the rates
-        raise ValueError(f"{name} must be a number from 0 to 1")
-    return float(value)
 
 
 class _State:
@@ -205,44 +165,23 @@ class _State:
                     "persons_by_id": dict(self.persons_by_id)}
 
 
-class RegisterSimulator(ThreadingHTTPServer):
-    """The simulator's server. Its threads never block shutdown, sleeping ones included."""
-
-    daemon_threads = True
-    block_on_close = False
-
+class RegisterSimulator(SimulatorServer):
     def __init__(self, address: tuple[str, int], db_path: Path, token: str,
                  faults: Faults) -> None:
         self.db_uri = f"{Path(db_path).resolve().as_uri()}?mode=ro"
-        self.token = token
         self.state = _State(faults)
-        self.stopping = threading.Event()
-        super().__init__(address, _Handler)
-
-    def shutdown(self) -> None:
-        self.stopping.set()
-        super().shutdown()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(address, _Handler, token)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SimulatorHandler):
     server_version = "edureg-register-sim/1"
-    timeout = 60  # an idle keep-alive connection frees its thread after this
+    max_request_bytes = MAX_REQUEST_BYTES
+    drain_limit = _DRAIN_LIMIT
     _db: sqlite3.Connection | None = None
 
     @property
     def sim(self) -> RegisterSimulator:
         return cast(RegisterSimulator, self.server)
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body leave in two writes: without this, delayed ACKs add 40 ms a call.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def finish(self) -> None:
         try:
@@ -251,53 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
             if self._db is not None:
                 self._db.close()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: the base class would log request lines; ``_log`` writes our own."""
-
     def _log(self, status: int | str, persons: int, started: float) -> None:
-        route = self.path.split("?", 1)[0]
         logger.info("%s %s %s persons=%d %.0fms", self.command,
-                    route if route in _ROUTES else "(other)", status, persons,
+                    self.route if self.route in _ROUTES else "(other)", status, persons,
                     (time.perf_counter() - started) * 1000)
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _read_body(self) -> bytes | None:
-        """The request body; ``None`` when there is none within ``MAX_REQUEST_BYTES`` (an
-        oversized one is drained, up to a limit, and the connection marked for closing)."""
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            self.close_connection = True
-            return None
-        if length < 0:
-            self.close_connection = True
-            return None
-        if length > MAX_REQUEST_BYTES:
-            self.close_connection = True
-            remaining = length if length <= _DRAIN_LIMIT else 0
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 65536))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-            return None
-        return self.rfile.read(length)
-
-    def _authorised(self) -> bool:
-        given = self.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self.sim.token}".encode())
 
     def _refuse(self, status: int, code: str, message: str,
                 headers: Mapping[str, str] | None = None) -> None:

@@ -12,7 +12,8 @@ survives a restart of the process.
     GET  /_sim/stats    {"received", "applied", "duplicates", "stale", "rejected"} (since start)
     GET  /_sim/applied?record_id=42&entity=student   the changes applied to one record, in order
     GET  /_sim/applied/summary   {"records": n, "changes": n, "max_applications_per_change": 1}
-    POST /_sim/reset    empties the file and the stats
+    POST /_sim/reset    empties the file and the stats (a call still waiting out its latency
+                        then answers 503 and applies nothing)
 
 Per change, in this order: a change id applied before is ``duplicate`` (with the education id
 of its first answer; nothing applied again); a sequence not above the record's last applied one
@@ -34,21 +35,19 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
-import hmac
 import json
 import logging
 import random
 import re
-import socket
 import sqlite3
 import threading
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final, cast
 
+from edureg.core.simulation import FaultSettings, SimulatorHandler, SimulatorServer
 from edureg.sync.upstream.contract import (
     CHANGES_PATH,
     EDUCATION_ID_PATTERN,
@@ -115,7 +114,7 @@ INSERT OR IGNORE INTO counter (name, value) VALUES ('education_id', 0);
 
 
 @dataclasses.dataclass
-class Faults:
+class Faults(FaultSettings):
     """What the simulator does wrong: every change call waits ``latency_ms``; while ``down``
     each answers 503; otherwise a share ``fail_rate`` answers 503 before applying, and a share
     ``malformed_rate`` answers a broken 200 after applying."""
@@ -125,33 +124,6 @@ class Faults:
     malformed_rate: float = 0.0
     down: bool = False
     seed: int | None = None
-
-    def updated(self, changes: Mapping[str, Any]) -> Faults:
-        """A copy with ``changes`` (a control body) applied; ``ValueError`` on anything else."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        values = dataclasses.asdict(self)
-        for name, value in changes.items():
-            values[name] = _checked(name, value)
-        return Faults(**values)
-
-
-def _checked(name: str, value: Any) -> Any:
-    if name == "down":
-        if not isinstance(value, bool):
-            raise ValueError("down must be true or false")
-        return value
-    if name == "seed" and value is None:
-        return None
-    if name in ("latency_ms", "seed"):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer")
-        return value
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number from 0 to 1")
-    return float(value)
 
 
 def field_errors(change: RecordChange) -> dict[str, str]:
@@ -342,6 +314,7 @@ class _State:
     def reset(self) -> None:
         with self.lock:
             self.counts: collections.Counter[str] = collections.Counter()
+            self.epoch = getattr(self, "epoch", 0) + 1
 
     def control(self, changes: Mapping[str, Any]) -> Faults:
         with self.lock:
@@ -370,58 +343,29 @@ class _State:
                     for name in ("received", "applied", "duplicates", "stale", "rejected")}
 
 
-class UpstreamSimulator(ThreadingHTTPServer):
-    """The simulator's server. Its threads never block shutdown, sleeping ones included."""
-
-    daemon_threads = True
-    block_on_close = False
-
+class UpstreamSimulator(SimulatorServer):
     def __init__(self, address: tuple[str, int], db_path: Path, token: str,
                  faults: Faults) -> None:
-        self.token = token
         self.state = _State(faults)
-        self.stopping = threading.Event()
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, token)
         try:
             self.store = Store(db_path)
         except BaseException:
             self.socket.close()
             raise
 
-    def shutdown(self) -> None:
-        self.stopping.set()
-        super().shutdown()
-
     def server_close(self) -> None:
         super().server_close()
         self.store.close()
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SimulatorHandler):
     server_version = "edureg-upstream-sim/1"
-    timeout = 60  # an idle keep-alive connection frees its thread after this
+    max_request_bytes = MAX_REQUEST_BYTES
 
     @property
     def sim(self) -> UpstreamSimulator:
         return cast(UpstreamSimulator, self.server)
-
-    @property
-    def route(self) -> str:
-        return self.path.split("?", 1)[0]
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body leave in two writes: without this, delayed ACKs add 40 ms a call.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: the base class would log request lines; ``_log`` writes our own."""
 
     def _log(self, status: int, started: float, changes: int = 0,
              counts: Mapping[str, int] | None = None) -> None:
@@ -430,40 +374,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.route if self.route in _ROUTES else "(other)", status, changes,
                     f" {outcome}" if outcome else "", (time.perf_counter() - started) * 1000)
 
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _send(self, status: int, body: bytes) -> int:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except OSError:  # the caller gave up: nothing to answer to
-            self.close_connection = True
-        return status
-
     def _refuse(self, status: int, code: str, message: str,
                 fields: tuple[str, ...] = ()) -> int:
         return self._send(status, error_body(code, message, fields))
-
-    def _read_body(self) -> bytes | None:
-        """The request body; ``None`` when there is none within ``MAX_REQUEST_BYTES`` (the
-        connection is then closed after the answer, the rest of the body unread)."""
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_REQUEST_BYTES:
-            self.close_connection = True
-            return None
-        return self.rfile.read(length)
-
-    def _authorised(self) -> bool:
-        given = self.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self.sim.token}".encode())
 
     # -- routes ---------------------------------------------------------------------------
 
@@ -524,9 +437,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._log(self._refuse(401, "unauthorized", "missing or wrong bearer token"),
                       started)
             return
-        latency = state.faults.latency_ms
+        latency, epoch = state.faults.latency_ms, state.epoch
         if latency and self.sim.stopping.wait(latency / 1000):
             self._log(self._refuse(503, "shutting_down", "the simulator is stopping"), started)
+            return
+        if epoch != state.epoch:  # reset while it waited: nothing of it is applied
+            self._log(self._refuse(503, "reset", "the simulator was reset"), started)
             return
         fails, malformed = state.draw()
         if fails:
