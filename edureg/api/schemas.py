@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Schema
+from ninja import P, QueryEx, Schema
+
+# Text parameters (look-up keys, names of fields) never hold control characters, and
+# PostgreSQL cannot compare text with a NUL: such a value is refused as invalid (422).
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+QueryText = QueryEx[str | None, P(pattern=NO_CONTROL_CHARACTERS)]
 
 
 class CodeListSummary(Schema):
@@ -44,3 +49,15 @@ class StudentOut(Schema):
 
 class ErrorOut(Schema):
     detail: str
+
+
+class ParameterErrorOut(Schema):
+    location: str  # path, query, header, cookie or body
+    name: str
+    code: str  # pydantic's error type: int_parsing, greater_than_equal, missing, …
+
+
+class ValidationErrorOut(ErrorOut):
+    """A request whose parameters do not match the operation's description (422)."""
+
+    errors: list[ParameterErrorOut]

@@ -446,18 +446,27 @@ def access_history(student: Student, *, limit: int = _HISTORY_LIMIT) -> list[Acc
                    .values_list("pk", "name"))
     labels = {f.name: f.label for f in active_catalogue().for_entity("student")}
     show_names = bool(settings.EDUREG_PORTAL_SHOW_NAMES)
+    purposes = purposes_in_force()
     rows: list[AccessRow] = []
     for event in events:
         changed = fields_by_seq.get(event.seq, [])
         if event.kind == Kind.DISCLOSURE.value:
             data = event.data if isinstance(event.data, dict) else {}
             shared = [labels.get(str(name), str(name)) for name in data.get("fields", [])]
+            what = _("Được cung cấp: %(fields)s") % {"fields": ", ".join(shared)}
+            purpose = purposes.get(str(data.get("purpose", "")))
+            if purpose is not None:
+                what += "; " + _("mục đích: %(purpose)s") % {"purpose": purpose.name}
+            bases = [str(data[key]) for key in ("legal_basis", "feed_legal_basis")
+                     if data.get(key)]
+            if bases:
+                what += "; " + _("căn cứ: %(basis)s") % {"basis": "; ".join(bases)}
             rows.append(AccessRow(
                 occurred_at=event.occurred_at,
                 who=_("Cơ quan %(agency)s (theo thỏa thuận chia sẻ dữ liệu)") % {
                     "agency": data.get("agency", "")},
                 school=schools.get(event.school_id, "") if event.school_id else "",
-                what=_("Được cung cấp: %(fields)s") % {"fields": ", ".join(shared)}))
+                what=what))
             continue
         if event.kind == Kind.READ.value:
             what = _("Xem hồ sơ")

@@ -282,6 +282,12 @@ def _next_temporary_code(school_class: SchoolClass) -> str:
 
 
 OFFICIAL_ID_ACTION = "student.official_id"
+# The audit actions that change what a pupil's record says or where it is: the outbox that the
+# upward sync and the agencies' change feeds read.
+STUDENT_CHANGE_ACTIONS: frozenset[str] = frozenset({
+    "student.create", "student.update", "student.transferred", "student.merged",
+    "student.unmerged", OFFICIAL_ID_ACTION,
+})
 
 
 def student_official_ids_set(pairs: list[tuple[int, str]], *, source: str) -> list[int]:

@@ -29,6 +29,7 @@ from edureg.registry.models import Student
 from edureg.sharing.models import LOOKUPS, AgreementStatus, AgreementUsage, SharingAgreement
 
 SCOPE = "sharing"
+LEGAL_BASIS_KEPT = 300  # characters of the agreement's legal basis kept in a disclosure event
 _USAGE_KEPT = dt.timedelta(hours=1)
 
 
@@ -187,5 +188,6 @@ def student_disclose(*, agreement: SharingAgreement, lookups: Mapping[str, str |
                      school_id=pupil.school_id, data={
                          "ids": [str(pupil.pk)], "agreement": agreement.pk,
                          "agency": agreement.agency.name, "fields": wanted,
-                         "purpose": purpose.code, "lookup": key})
+                         "purpose": purpose.code, "lookup": key,
+                         "legal_basis": agreement.legal_basis[:LEGAL_BASIS_KEPT]})
     return Disclosure(agreement=agreement, fields=tuple(wanted), record=record)

@@ -78,6 +78,10 @@ class SharingAgreement(models.Model):
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    null=True, blank=True, related_name="+")
     revocation_reason = models.TextField(_("lý do thu hồi"), blank=True)
+    # The last page of the change feed that disclosed anything: its ``next`` cursor and when.
+    # Shown to the officer; the agency keeps its own cursor and may ask again from an older one.
+    feed_cursor = models.BigIntegerField(null=True, blank=True)
+    feed_disclosed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("thoả thuận chia sẻ dữ liệu")

@@ -118,7 +118,8 @@ def _validate(data: AgreementData, *, today: dt.date) -> dict[str, list[str]]:
                                                       "fields": ", ".join(outside)})
 
     lookups = list(dict.fromkeys(data.allowed_lookups))
-    if not lookups:
+    if not lookups and data.kind != AgreementKind.CHANGE_FEED:
+        # A change feed may also allow single look-ups (those listed), but need not.
         add("allowed_lookups", _("Hãy chọn ít nhất một cách tra cứu."))
     elif set(lookups) - set(LOOKUPS):
         add("allowed_lookups", _("Cách tra cứu không hợp lệ: %(lookups)s.")

@@ -43,7 +43,7 @@ from edureg.privacy.upward import UpwardRules, upward_rules
 from edureg.quality.models import UpstreamPending
 from edureg.registry.models import Enrolment, Student
 from edureg.registry.quality import upstream_changed
-from edureg.registry.services import OFFICIAL_ID_ACTION, student_official_ids_set
+from edureg.registry.services import STUDENT_CHANGE_ACTIONS, student_official_ids_set
 from edureg.schools.models import School
 from edureg.sync.models import SyncChange, SyncCursor, SyncStatus
 from edureg.sync.upstream import upstream_sector_db
@@ -52,10 +52,7 @@ from edureg.sync.upstream.port import ChangeResult, RecordChange, UpstreamError
 logger = logging.getLogger("edureg.sync")
 
 CURSOR = "upstream"
-SYNCED_ACTIONS: frozenset[str] = frozenset({
-    "student.create", "student.update", "student.transferred", "student.merged",
-    "student.unmerged", OFFICIAL_ID_ACTION,
-})
+SYNCED_ACTIONS: frozenset[str] = STUDENT_CHANGE_ACTIONS
 BATCH = 500
 INTAKE_LIMIT = 20_000  # events read per intake transaction
 LEASE = dt.timedelta(seconds=60)

@@ -1091,6 +1091,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         Access.AGENCY, {"GET": 401}, lambda w: _api("/sharing/students")(w)
         + f"?education_id={w.cast.an.education_id}", actor="erin", anonymous=401,
         prepare=_agreement),
+    "api:sharing_changes": Endpoint(
+        Access.AGENCY, {"GET": 401}, _api("/sharing/changes?after=0"), actor="erin",
+        anonymous=401, prepare=_agreement),
 }
 
 

@@ -185,7 +185,8 @@ def test_disclosure_is_audited_with_the_pupil_id_for_the_parents_history(pupils:
     assert event.data == {"ids": [str(pupils.an.pk)], "agreement": issued.agreement.pk,
                           "agency": "Bảo hiểm xã hội Thành phố",
                           "fields": ["full_name", "date_of_birth"],
-                          "purpose": "quan_ly_giao_duc", "lookup": "education_id"}
+                          "purpose": "quan_ly_giao_duc", "lookup": "education_id",
+                          "legal_basis": "Luật Bảo hiểm y tế; Điều 11 Luật Dữ liệu"}
     refs_catch_up()
     assert AuditRecordRef.objects.filter(event=event, entity="student",
                                          entity_id=str(pupils.an.pk)).exists()

@@ -51,6 +51,8 @@ class AgreementForm(_ServiceErrors):
     allowed_lookups = forms.MultipleChoiceField(
         label=_("Cách tra cứu được phép"), required=False, choices=LOOKUP_CHOICES,
         widget=forms.CheckboxSelectMultiple,
+        help_text=_("Không bắt buộc với dòng thay đổi: nếu chọn, cơ quan còn được tra cứu "
+                    "từng hồ sơ theo cách đã chọn."),
         error_messages={"invalid_choice": _("Cách tra cứu “%(value)s” không hợp lệ.")})
     kind = forms.ChoiceField(
         label=_("Hình thức"), required=False,
@@ -60,12 +62,15 @@ class AgreementForm(_ServiceErrors):
         error_messages={"invalid_choice": _("Hãy chọn hình thức chia sẻ trong danh sách.")})
     change_feed_legal_basis = forms.CharField(
         label=_("Căn cứ pháp lý của dòng thay đổi"), required=False,
-        widget=forms.Textarea(attrs={"rows": 2}))
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Bắt buộc khi chọn hình thức dòng thay đổi: văn bản cho phép chuyển dữ liệu "
+                    "hàng loạt (ngoài căn cứ của việc chia sẻ)."))
     valid_from = _date(_("Hiệu lực từ ngày"), _("Ngày/tháng/năm, ví dụ 01/01/2027."))
     expires_on = _date(_("Hết hiệu lực sau ngày"),
                        _("Ngày cuối cùng thoả thuận còn hiệu lực."))
     rate_limit_per_minute = forms.IntegerField(
         label=_("Số lượt tra cứu tối đa mỗi phút"), required=False,
+        help_text=_("Mỗi lần tra cứu hoặc lấy một trang dòng thay đổi tính là một lượt."),
         error_messages={"invalid": _("Số lượt tra cứu mỗi phút phải là một số nguyên.")})
 
     def __init__(self, *args: object, purposes: Sequence[Purpose],
