@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "edureg.identity",
     "edureg.sync",
     "edureg.sharing",
+    "edureg.intake",
+    "edureg.yearly",
     "edureg.web",
     "edureg.api",
     "edureg.cli",
@@ -324,3 +326,14 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 EDUREG_SMALL_CELL_THRESHOLD = env.int("EDUREG_SMALL_CELL_THRESHOLD", default=5)
 if EDUREG_SMALL_CELL_THRESHOLD < 1:
     raise ImproperlyConfigured("EDUREG_SMALL_CELL_THRESHOLD must be at least 1")
+
+# Intake of export workbooks (issue 9): an uploaded file waits for its commit as a private
+# temporary file (0600, in this 0700 directory) and is removed at commit, cancel or after
+# EDUREG_INTAKE_TTL_SECONDS (``edureg schedule`` sweeps); the largest file and row count taken.
+EDUREG_INTAKE_DIR = Path(env.str("EDUREG_INTAKE_DIR", default=str(VAR_DIR / "intake")))
+EDUREG_INTAKE_TTL_SECONDS = env.int("EDUREG_INTAKE_TTL_SECONDS", default=60 * 60)
+EDUREG_INTAKE_MAX_BYTES = env.int("EDUREG_INTAKE_MAX_BYTES", default=20 * 1024 * 1024)
+EDUREG_INTAKE_MAX_ROWS = env.int("EDUREG_INTAKE_MAX_ROWS", default=60_000)
+if EDUREG_INTAKE_TTL_SECONDS < 60 or EDUREG_INTAKE_MAX_BYTES < 1 or EDUREG_INTAKE_MAX_ROWS < 1:
+    raise ImproperlyConfigured("EDUREG_INTAKE_TTL_SECONDS must be at least 60, the size and "
+                               "row limits at least 1")

@@ -44,6 +44,8 @@ class Perm(enum.StrEnum):
     SYNC_VIEW = "sync.view"  # upward sync: lag, backlog, oldest unsynced change (no person)
     SYNC_MANAGE = "sync.manage"  # upward sync: changes the upstream refused, and their replay
     SHARING_MANAGE = "sharing.manage"  # agreements with agencies and their OAuth2 clients
+    INTAKE_RUN = "intake.run"  # take in the Ministry's export workbooks (dry run and commit)
+    YEAR_MANAGE = "year.manage"  # open a new school year, commit or undo promotions, close
 
 
 class Scope(enum.StrEnum):
@@ -79,7 +81,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
        P.QUALITY_ATTEST, P.QUALITY_SIGN_OFF, P.IDENTITY_VERIFY, P.IDENTITY_RESOLVE,
        P.STUDENT_TRANSFER, P.DUPLICATE_REVIEW, P.DUPLICATE_MERGE, P.CONSENT_VIEW,
        P.CONSENT_RECORD, P.POLICY_ACK_REVIEW, P.INCIDENT_MANAGE, P.SUBJECT_REQUEST_MANAGE,
-       P.INVENTORY_VIEW, P.SYNC_VIEW},
+       P.INVENTORY_VIEW, P.SYNC_VIEW, P.YEAR_MANAGE},
     Role.VICE_PRINCIPAL: _READ_SCHOOL
     | {P.STUDENT_EDIT, P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS, P.AUDIT_VIEW,
        P.QUALITY_VIEW, P.QUALITY_ATTEST, P.IDENTITY_VERIFY, P.IDENTITY_RESOLVE,
@@ -95,14 +97,14 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     | {P.STUDENT_EDIT, P.STUDENT_VIEW_SENSITIVE, P.STUDENT_VIEW_IDENTIFIERS, P.STAFF_EDIT,
        P.STAFF_VIEW_IDENTIFIERS, P.QUALITY_VIEW, P.QUALITY_ATTEST, P.IDENTITY_VERIFY,
        P.IDENTITY_RESOLVE, P.STUDENT_TRANSFER, P.DUPLICATE_REVIEW, P.CONSENT_VIEW,
-       P.CONSENT_RECORD, P.SUBJECT_REQUEST_MANAGE},
+       P.CONSENT_RECORD, P.SUBJECT_REQUEST_MANAGE, P.INTAKE_RUN},
     Role.SCHOOL_NURSE: frozenset(
         {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.GUARDIAN_VIEW, P.STUDENT_VIEW_SENSITIVE,
          P.CONSENT_VIEW}
     ),
     Role.IT_OFFICER: frozenset(
         {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STAFF_VIEW, P.ACCOUNT_VIEW, P.ACCOUNT_MANAGE,
-         P.INCIDENT_MANAGE, P.INVENTORY_VIEW, P.SYNC_VIEW, P.SYNC_MANAGE}
+         P.INCIDENT_MANAGE, P.INVENTORY_VIEW, P.SYNC_VIEW, P.SYNC_MANAGE, P.INTAKE_RUN}
     ),
     Role.AUTHORITY_OFFICER: frozenset(
         {P.SCHOOL_VIEW, P.CLASS_VIEW, P.STUDENT_VIEW, P.STAFF_VIEW, P.AUDIT_VIEW, P.QUALITY_VIEW,

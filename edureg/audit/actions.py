@@ -61,6 +61,12 @@ SHARING_REFUSED: Final = "sharing.refused"
 SHARING_TOKEN_ISSUED: Final = "sharing.token_issued"  # noqa: S105 - an action name
 SHARING_AGREEMENT_CREATED: Final = "sharing_agreement.created"
 SHARING_AGREEMENT_REVOKED: Final = "sharing_agreement.revoked"
+# Intake of export workbooks (edureg.intake): the file's sha256 and counts, never its values
+INTAKE_DRY_RUN: Final = "intake.dry_run"
+INTAKE_COMMITTED: Final = "intake.committed"
+INTAKE_CANCELLED: Final = "intake.cancelled"
+INTAKE_FAILED: Final = "intake.failed"
+INTAKE_EXPIRED: Final = "intake.expired"  # the sweep removed a file not committed in time
 
 # The parents' look-up portal (edureg.privacy.portal); actor label "portal"
 PORTAL_LOOKUP: Final = "portal.lookup"  # an education id and birth date typed
@@ -102,6 +108,7 @@ _EXPLICIT: Final[dict[str, Kind]] = {
     QUALITY_SNAPSHOT: Kind.SYSTEM,
     QUALITY_SCAN: Kind.SYSTEM,
     PRIVACY_ALERT_SENT: Kind.SYSTEM,
+    INTAKE_EXPIRED: Kind.SYSTEM,
     PORTAL_CODE_FAILED: Kind.DENIED,
     PORTAL_LOCKOUT: Kind.DENIED,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +198,57 @@ def audit_record(
         cursor.execute(_HEAD_UPDATE, [event.seq, event.hash, stored_time, CHAIN])
     event._state.adding = False
     return event
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditItem:
+    """One event of ``audit_record_many``: the record it is about and what it says."""
+
+    entity_id: object
+    school_id: int | None
+    data: Mapping[str, Any]
+
+
+def audit_record_many(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    entity: str,
+    items: Sequence[AuditItem],
+) -> int:
+    """``audit_record`` for many events of one action (a class promoted: one event per pupil),
+    chained in order under one lock of the head: the same rows and hashes as as many
+    ``audit_record`` calls, in two statements instead of three per event. Returns the count."""
+    if not items:
+        return 0
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record_many must run inside the transaction of the change")
+    head_seq, head_hash, head_time = _locked_head()
+    now = timezone.now()
+    if head_time is not None and now < head_time:
+        now = head_time
+    actor_id, label = _actor_fields(actor)
+    action, entity = clean_text(action, 60), clean_text(entity, 60)
+    kind = kind_of(action).value
+    stored_time = connection.ops.adapt_datetimefield_value(now)
+    occurred = format_time(now)
+    rows = []
+    seq, last_hash = head_seq, head_hash
+    for item in items:
+        seq += 1
+        entity_id = clean_text(str(item.entity_id), 40)
+        data_text = canonical_json(dict(item.data))
+        event_hash = link_hash(last_hash, event_line(
+            seq=seq, occurred_at=occurred, actor_id=actor_id, actor_label=label, action=action,
+            kind=kind, entity=entity, entity_id=entity_id, school_id=item.school_id,
+            data_text=data_text))
+        rows.append((seq, stored_time, actor_id, label, action, kind, entity, entity_id,
+                     item.school_id, data_text, last_hash, event_hash))
+        last_hash = event_hash
+    with connection.cursor() as cursor:
+        cursor.executemany(_EVENT_INSERT.removesuffix(" RETURNING id"), rows)
+        cursor.execute(_HEAD_UPDATE, [seq, last_hash, stored_time, CHAIN])
+    return len(rows)
 
 
 def changes_for_audit(

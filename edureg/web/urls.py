@@ -7,6 +7,7 @@ from edureg.web.accounts import urls as accounts_urls
 from edureg.web.accounts import views as accounts_views
 from edureg.web.duplicates import urls as duplicates_urls
 from edureg.web.identity import urls as identity_urls
+from edureg.web.intake import urls as intake_urls
 from edureg.web.portal import urls as portal_urls
 from edureg.web.privacy import urls as privacy_urls
 from edureg.web.quality import urls as quality_urls
@@ -35,4 +36,4 @@ urlpatterns += (accounts_urls.urlpatterns + supervision_urls.urlpatterns
                 + quality_urls.urlpatterns + identity_urls.urlpatterns
                 + transfers_urls.urlpatterns + duplicates_urls.urlpatterns
                 + privacy_urls.urlpatterns + portal_urls.urlpatterns
-                + sharing_urls.urlpatterns + sync_urls.urlpatterns)
+                + sharing_urls.urlpatterns + sync_urls.urlpatterns + intake_urls.urlpatterns)

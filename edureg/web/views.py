@@ -111,6 +111,7 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
                                                    overview.school.pk),
         "may_view_inventory": has_perm_at(actor, Perm.INVENTORY_VIEW, overview.school.pk),
         "may_view_sync": has_perm_at(actor, Perm.SYNC_VIEW, overview.school.pk),
+        "may_run_intake": has_perm_at(actor, Perm.INTAKE_RUN, overview.school.pk),
         "identity": _school_identity(request, overview.school),
         "transfers": transfer_display.school_links(actor, overview.school),
         "duplicates": {"open_count": duplicate_selectors.open_count(actor=actor,

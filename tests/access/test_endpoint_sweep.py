@@ -41,6 +41,7 @@ from edureg.audit.actions import Kind
 from edureg.audit.models import AuditEvent
 from edureg.dedupe.models import DuplicateDecision, DuplicatePair
 from edureg.identity.models import IdentityState, VerificationJob
+from edureg.intake.models import IntakeRun
 from edureg.privacy.incidents import IncidentData, incident_record
 from edureg.privacy.models import (
     Consent,
@@ -627,6 +628,49 @@ _AGREEMENT_POST = {
     "rate_limit_per_minute": "10"}
 
 
+def _intake_runs(w: World) -> None:
+    """A reviewed intake at each school (its file already gone), and the IT officer of A has
+    read the data-protection policy (the intake asks for it)."""
+    policy_acknowledge(actor=w.users["ivan"], version=policy_in_force().version)
+    now = timezone.now()
+    for school in (w.cast.school_a, w.cast.school_b):
+        IntakeRun.objects.get_or_create(school=school, defaults={
+            "kind": "student", "sha256": "0" * 64, "size": 1, "summary": {"new": 1},
+            "plan_fingerprint": "0" * 64, "created_at": now, "reviewed_at": now})
+
+
+def _intake_run_of(school: str) -> Callable[[World], int]:
+    def pk(w: World) -> int:
+        found = IntakeRun.objects.filter(school=getattr(w.cast, school)).first()
+        return found.pk if found is not None else MISSING_ID
+
+    return pk
+
+
+INTAKE_A, INTAKE_B = _intake_run_of("school_a"), _intake_run_of("school_b")
+_INTAKE_LACKING = ("alice", "bob", "carol", "erin", "sam", "lam")
+
+
+def _intake_school(name: str, **extra: Any) -> Endpoint:
+    """An intake page of a school: the IT officer's own; another school (by the IT officer
+    who is principal there), a missing one."""
+    return Endpoint(
+        Access.PERMISSION, extra.pop("ok", {"GET": 200}), _web(name, SCHOOL_A), actor="ivan",
+        perm=Perm.INTAKE_RUN, lacking=_INTAKE_LACKING, prepare=_intake_runs,
+        not_found=(Case("other_school_other_role", "iris", _web(name, SCHOOL_B)),
+                   *_missing("ivan", lambda i: _web(name, _id(i)))), **extra)
+
+
+def _intake_run(name: str, ok: dict[str, int]) -> Endpoint:
+    """One intake run: the IT officer's school's; another school's (by the IT officer who is
+    principal there), a missing one."""
+    return Endpoint(
+        Access.PERMISSION, ok, _web(name, INTAKE_A), actor="ivan", perm=Perm.INTAKE_RUN,
+        lacking=_INTAKE_LACKING, prepare=_intake_runs,
+        not_found=(Case("other_school_other_role", "iris", _web(name, INTAKE_B)),
+                   *_missing("ivan", lambda i: _web(name, _id(i)))))
+
+
 ENDPOINTS: dict[str, Endpoint] = {
     # Sign-in and sign-out: public.
     "web:login": Endpoint(
@@ -1094,6 +1138,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api:sharing_changes": Endpoint(
         Access.AGENCY, {"GET": 401}, _api("/sharing/changes?after=0"), actor="erin",
         anonymous=401, prepare=_agreement),
+    # Intake of export workbooks (the post carries no file: the form is shown again).
+    "web:intake_upload": _intake_school("intake_upload", ok={"GET": 200, "POST": 200},
+                                        data=lambda w: {"kind": "student"}),
+    "web:intake_history": _intake_school("intake_history"),
+    "web:intake_run": _intake_run("intake_run", {"GET": 200}),
+    "web:intake_commit": _intake_run("intake_commit", {"POST": 302}),
+    "web:intake_review": _intake_run("intake_review", {"POST": 302}),
+    "web:intake_cancel": _intake_run("intake_cancel", {"POST": 302}),
 }
 
 
@@ -1192,6 +1244,7 @@ def _state() -> dict[str, list[Any]]:
         "incidents": list(Incident.objects.order_by("pk").values()),
         "subject_requests": list(SubjectRequest.objects.order_by("pk").values()),
         "sharing_agreements": list(SharingAgreement.objects.order_by("pk").values()),
+        "intake_runs": list(IntakeRun.objects.order_by("pk").values()),
     }
 
 

@@ -2,8 +2,10 @@
 it). Every few seconds: derive the audit log's record references, send the persons whose
 identity fields changed to be verified again, and enqueue again the verification jobs whose
 worker was lost; take in the changes to synchronise upward and hand the relay to the task
-worker when some are due. Every hour (``EDUREG_AUDIT_ANCHOR_SECONDS``): copy the audit chain's
-head to the anchor file outside the database. Every 15 minutes
+worker when some are due; end the workbook intakes not committed within
+``EDUREG_INTAKE_TTL_SECONDS`` of their upload and remove their files. Every hour
+(``EDUREG_AUDIT_ANCHOR_SECONDS``): copy the audit chain's head to the anchor file outside the
+database. Every 15 minutes
 (``EDUREG_PRIVACY_ALERT_SECONDS``): text the principals about overdue data-subject requests and
 breaches. Once a day (at start and
 after midnight): the quality snapshot of every school (for trends), the deactivation of
@@ -25,6 +27,7 @@ from django.utils import timezone
 
 from edureg.audit.services import audit_anchor, refs_catch_up
 from edureg.identity.services import changes_catch_up, jobs_resume
+from edureg.intake.services import intake_expire
 from edureg.privacy.alerts import privacy_alerts_send
 from edureg.registry.accounts import staff_accounts_deactivate_inactive
 from edureg.registry.attestation import snapshots_take
@@ -63,6 +66,7 @@ class Command(BaseCommand):
             if time.monotonic() - last_alerts >= settings.EDUREG_PRIVACY_ALERT_SECONDS:
                 self._run("privacy_alerts", privacy_alerts_send)
                 last_alerts = time.monotonic()
+            self._run("intake_expire", intake_expire)
             self._run("identity_changes", changes_catch_up)
             self._run("identity_resume", jobs_resume)
             today = timezone.localdate()

@@ -9,7 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
+from edureg.intake.source import Kind
+from edureg.intake.workbook import header_sets
 from edureg.registry.quality import rescan_all
 from edureg.schools.models import School
 from edureg.seeding.options import (
@@ -21,6 +24,14 @@ from edureg.seeding.options import (
     SeedOptions,
 )
 from edureg.seeding.services import SeedRefusedError, seed_database
+from edureg.seeding.workbook import (
+    DEFAULT_TEMPLATES,
+    ExpectedChanges,
+    ExportRefusedError,
+    school_export_rows,
+    synthetic_rows,
+    write_export_workbook,
+)
 
 # Listed in the ground truth so detectors can be scored, but not planted by the rates.
 NATURAL_KINDS = frozenset({"problem.no_personal_id", "problem.no_education_id",
@@ -52,7 +63,9 @@ def _rate(option: str) -> Any:
 class Command(BaseCommand):
     help = (
         "Tạo dữ liệu mẫu: Sở GDĐT TP. Hồ Chí Minh, các trường, cán bộ, giáo viên, học sinh và "
-        "cha mẹ học sinh, kèm lỗi dữ liệu cài sẵn và dữ liệu giả lập CSDL dân cư."
+        "cha mẹ học sinh, kèm lỗi dữ liệu cài sẵn và dữ liệu giả lập CSDL dân cư. Với "
+        "--export-workbook: chỉ ghi một tệp Excel mẫu giống tệp xuất của Bộ/Sở (để thử nhập "
+        "dữ liệu), không tạo gì trong cơ sở dữ liệu."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -81,8 +94,37 @@ class Command(BaseCommand):
         parser.add_argument("--register-db", default=None,
                             help="Tệp SQLite của CSDL dân cư giả lập "
                                  "(mặc định: EDUREG_REGISTER_SIM_DB)")
+        export = parser.add_argument_group(
+            "tệp Excel mẫu",
+            "Ghi một tệp .xlsx giống tệp xuất danh sách của Bộ/Sở, để thử chức năng nhập. "
+            "Tệp có dữ liệu cá nhân: chỉ dùng với dữ liệu mẫu (tổng hợp), không bao giờ với dữ "
+            "liệu thật; --school chỉ nhận trường của cơ sở dữ liệu demo do edureg seed tạo.",
+        )
+        templates = sorted(template.name for headers in header_sets().values()
+                           for template in headers.templates)
+        export.add_argument("--export-workbook", metavar="PATH", default=None,
+                            help="Ghi tệp Excel mẫu vào PATH (thay vì tạo dữ liệu mẫu)")
+        export.add_argument("--kind", choices=[kind.value for kind in Kind],
+                            default=Kind.STUDENT.value,
+                            help="Danh sách học sinh (student, mặc định) hay cán bộ (staff)")
+        export.add_argument("--school", metavar="CODE", default=None,
+                            help="Mã một trường của dữ liệu mẫu: tệp liệt kê học sinh/cán bộ "
+                                 "của trường đó, có vài thay đổi (chuyển lớp, sửa số điện "
+                                 "thoại, thêm người mới)")
+        export.add_argument("--rows", type=_integer("--rows"), default=40,
+                            help="Số dòng dữ liệu tổng hợp khi không có --school (mặc định 40)")
+        export.add_argument("--template", choices=templates, default=None,
+                            help="Mẫu tệp xuất (mặc định: "
+                                 + ", ".join(f"{kind.value}: {name}"
+                                             for kind, name in DEFAULT_TEMPLATES.items()) + ")")
+        export.add_argument("--plant-errors", action="store_true",
+                            help="Cài vài lỗi để minh hoạ: ngày không có thật, ngày ở tương "
+                                 "lai, thiếu họ tên")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["export_workbook"]:
+            self.export_workbook(options)
+            return
         rates = DEFAULT_RATES
         if options["problem_rate"] is not None:
             total = options["problem_rate"]
@@ -144,3 +186,48 @@ class Command(BaseCommand):
                                                                                 strict=True)))
             if number == 0:
                 self.stdout.write("  ".join("-" * width for width in widths))
+
+    def export_workbook(self, options: dict[str, Any]) -> None:
+        kind = Kind(options["kind"])
+        template = options["template"] or DEFAULT_TEMPLATES[kind]
+        if template not in {item.name for item in header_sets()[kind].templates}:
+            raise CommandError(f"Mẫu {template} không phải mẫu danh sách {kind.value}; hãy chọn "
+                               "mẫu khác bằng --template.")
+        path = Path(options["export_workbook"])
+        if not path.parent.is_dir():
+            raise CommandError(f"Không có thư mục {path.parent}; hãy tạo thư mục trước.")
+        if options["rows"] < 1 or options["rows"] > 100_000:
+            raise CommandError("--rows phải là số nguyên từ 1 đến 100000.")
+        today = timezone.localdate()
+        expected: ExpectedChanges | None = None
+        school_name = ""
+        try:
+            if options["school"]:
+                school, rows, expected = school_export_rows(
+                    options["school"], kind=kind, seed=options["seed"], today=today)
+                school_name = school.name
+            else:
+                rows = synthetic_rows(kind, count=options["rows"], seed=options["seed"],
+                                      today=today)
+            written = write_export_workbook(
+                path, kind=kind, rows=rows, template=template, school_name=school_name,
+                today=today, plant_errors=options["plant_errors"], seed=options["seed"],
+                expected=expected,
+            )
+        except ExportRefusedError as error:
+            raise CommandError(error.message) from error
+        # Personal data, even synthetic: readable by its owner only.
+        path.chmod(0o600)
+        self.stdout.write(
+            f"Đã ghi {path}: mẫu {written.template}, sheet «{written.sheet}», "
+            f"{len(written.rows):,} dòng dữ liệu."
+        )
+        if written.planted:
+            self.stdout.write("Lỗi cài sẵn: " + ", ".join(
+                f"dòng {error.row} ({error.kind})" for error in written.planted))
+        if expected is not None:
+            self.stdout.write(
+                f"So với cơ sở dữ liệu, đọc thử sẽ thấy: {expected.new} mới, "
+                f"{expected.updated} cập nhật, {expected.moved} chuyển lớp, "
+                f"{expected.unchanged} không đổi."
+            )

@@ -1,0 +1,451 @@
+"""The turn of the school year: open the next year (class structure carried forward, homeroom
+teachers as proposals), promote each class in one transaction (and undo it while the year is
+open), close the old year, and run all of it over many schools, restartably.
+
+Every write takes ``actor`` (``None``: the system, a command run on the server, which the policy
+does not limit) and leaves its audit events in its own transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from edureg.access.policy import Actor, require
+from edureg.access.roles import Perm
+from edureg.audit.services import audit_record
+from edureg.core.codelists import get_list
+from edureg.registry.enrolments import (
+    EnrolmentMove,
+    MovedEnrolment,
+    enrolments_move,
+    enrolments_restore,
+    year_writable,
+)
+from edureg.registry.models import Assignment, Duty, Enrolment, SchoolClass, Student
+from edureg.registry.quality import rescan
+from edureg.schools.models import School, SchoolLevel, SchoolYear, SchoolYearStatus
+from edureg.yearly.models import (
+    ClassProposal,
+    HomeroomProposal,
+    Outcome,
+    ProposalStatus,
+    PupilException,
+    RolloverRun,
+)
+
+# The last grade of each level: its classes are not carried into the next year; their pupils
+# complete the level. Preschool groups are not numbered by grade and are not rolled over here.
+TOP_GRADE: dict[str, int] = {
+    SchoolLevel.PRIMARY: 5,
+    SchoolLevel.LOWER_SECONDARY: 9,
+    SchoolLevel.UPPER_SECONDARY: 12,
+    SchoolLevel.MULTI_LEVEL: 12,
+}
+# Outcomes the principal may mark as exceptions; the default is "promoted" ("completed" for the
+# top grade).
+EXCEPTIONS = frozenset({Outcome.REPEAT, Outcome.LEFT, Outcome.TRANSFERRED})
+_GRADE_IN_NAME = re.compile(r"^(\D*?)(\d+)(.*)$")
+
+
+def carried_name(name: str, grade: int) -> str:
+    """The name of the class carried from ``name`` (of ``grade``) into the next year: the grade
+    number in the name moves up ("3A" → "4A", "Lớp 10A1" → "Lớp 11A1"); other names stay."""
+    match = _GRADE_IN_NAME.match(name)
+    if match is None or int(match.group(2)) != grade:
+        return name
+    return f"{match.group(1)}{grade + 1}{match.group(3)}"
+
+
+def _status(*, active: bool | None = None, transfer: str | None = None,
+            name: str | None = None) -> str:
+    """An enrolment status code from the code list (data, not code), by its flags or name."""
+    for entry in get_list("enrolment_status").entries:
+        if name is not None and (entry.name == name or name in entry.aliases):
+            return entry.code
+        if transfer is not None and entry.extra.get("transfer") == transfer:
+            return entry.code
+        if active is not None and name is None and transfer is None \
+                and bool(entry.extra.get("active")) is active:
+            return entry.code
+    raise LookupError(name or transfer or str(active))
+
+
+def _authorise(actor: Actor | None, school: School) -> None:
+    if actor is not None:
+        require(actor, Perm.YEAR_MANAGE, school)
+
+
+def _next_date(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _year_of(school: School, start_year: int) -> SchoolYear:
+    year = SchoolYear.objects.filter(school=school, start_year=start_year).first()
+    if year is None:
+        raise ValidationError(_("Trường %(school)s chưa có năm học %(year)d–%(next)d.")
+                              % {"school": school.name, "year": start_year,
+                                 "next": start_year + 1})
+    return year
+
+
+@dataclasses.dataclass(frozen=True)
+class YearOpened:
+    year: SchoolYear
+    created: bool
+    classes_carried: int
+    proposals_created: int
+
+
+def year_open(*, actor: Actor | None, school: School, from_start_year: int) -> YearOpened:
+    """Open the year after ``from_start_year`` for ``school``: the year itself, each class but
+    the top grade's carried with the next grade's name, its homeroom teacher as a proposal, and
+    one promotion proposal per class of the old year. Running it again completes what is
+    missing and changes nothing else."""
+    _authorise(actor, school)
+    top = TOP_GRADE.get(school.level)
+    if top is None:
+        raise ValidationError(_("Chưa hỗ trợ chuyển năm học cho cấp học %(level)s.")
+                              % {"level": school.get_level_display()})
+    with transaction.atomic():
+        old = _year_of(school, from_start_year)
+        new, created = SchoolYear.objects.get_or_create(
+            school=school, start_year=from_start_year + 1,
+            defaults={"starts_on": _next_date(old.starts_on), "ends_on": _next_date(old.ends_on)})
+        if new.status != SchoolYearStatus.OPEN:
+            raise ValidationError(_("Năm học %(year)s của trường đã khoá.") % {"year": new.label})
+        proposed = set(ClassProposal.objects.filter(from_class__school_year=old)
+                       .values_list("from_class_id", flat=True))
+        existing = {c.name: c for c in SchoolClass.objects.filter(school_year=new)}
+        carried = 0
+        proposals: list[ClassProposal] = []
+        homerooms: list[HomeroomProposal] = []
+        for old_class in SchoolClass.objects.filter(school_year=old).order_by("grade", "name"):
+            if old_class.pk in proposed:
+                continue
+            to_class = None
+            if old_class.grade < top:
+                name = carried_name(old_class.name, old_class.grade)
+                to_class = existing.get(name)
+                if to_class is None:
+                    to_class = SchoolClass.objects.create(school=school, school_year=new,
+                                                          name=name, grade=old_class.grade + 1)
+                    existing[name] = to_class
+                    carried += 1
+                    if old_class.homeroom_teacher_id is not None:
+                        homerooms.append(HomeroomProposal(
+                            school=school, school_class=to_class,
+                            staff_id=old_class.homeroom_teacher_id))
+                elif to_class.grade != old_class.grade + 1:
+                    raise ValidationError(_(
+                        "Năm học %(year)s đã có lớp %(name)s khối %(grade)d: không chuyển được "
+                        "lớp %(old)s lên khối %(next)d. Hãy đổi tên một trong hai lớp.")
+                        % {"year": new.label, "name": name, "grade": to_class.grade,
+                           "old": old_class.name, "next": old_class.grade + 1})
+            proposals.append(ClassProposal(school=school, from_class=old_class,
+                                           to_class=to_class, to_year=new))
+        HomeroomProposal.objects.bulk_create(homerooms)
+        ClassProposal.objects.bulk_create(proposals)
+        if created or proposals:
+            audit_record(actor=actor, action="school_year.opened", entity="school_year",
+                         entity_id=new.pk, school_id=school.pk,
+                         data={"from_year": old.pk, "classes_carried": carried,
+                               "proposals": len(proposals), "homerooms": len(homerooms)})
+    return YearOpened(year=new, created=created, classes_carried=carried,
+                      proposals_created=len(proposals))
+
+
+def year_close(*, actor: Actor | None, year: SchoolYear) -> SchoolYear:
+    """Close ``year``: read-only from now on (no enrolment changes, no undo of promotions).
+    Refused while pupils are still current in it (their class not yet promoted)."""
+    _authorise(actor, year.school)
+    with transaction.atomic():
+        year = SchoolYear.objects.select_for_update().get(pk=year.pk)
+        if year.status != SchoolYearStatus.OPEN:
+            raise ValidationError(_("Năm học %(year)s đã khoá từ trước.") % {"year": year.label})
+        waiting = (Enrolment.objects.filter(school_year=year, is_current=True)
+                   .values_list("school_class__name", flat=True).distinct().order_by(
+                       "school_class__name"))
+        names = [name or "?" for name in waiting[:5]]
+        if names:
+            raise ValidationError(_("Chưa khoá được năm học %(year)s: còn học sinh đang học ở "
+                                    "lớp %(classes)s. Hãy chốt lên lớp các lớp này trước.")
+                                  % {"year": year.label, "classes": ", ".join(names)})
+        year.status = SchoolYearStatus.CLOSED
+        year.save(update_fields=["status"])
+        audit_record(actor=actor, action="school_year.closed", entity="school_year",
+                     entity_id=year.pk, school_id=year.school_id, data={})
+    return year
+
+
+def _draft(proposal: ClassProposal) -> ClassProposal:
+    locked = (ClassProposal.objects.select_for_update(of=("self",))
+              .select_related("from_class__school_year", "to_class__school_year", "to_year",
+                              "school").get(pk=proposal.pk))
+    if locked.status != ProposalStatus.DRAFT:
+        raise ValidationError(_("Lớp %(name)s đã được chốt lên lớp; không chốt lại lần nữa. "
+                                "Muốn sửa, hãy hoàn tác trước.")
+                              % {"name": locked.from_class.name})
+    return locked
+
+
+def _current_pupils(school_class: SchoolClass) -> dict[int, Enrolment]:
+    return {e.student_id: e for e in Enrolment.objects.filter(school_class=school_class,
+                                                              is_current=True)}
+
+
+def proposal_exceptions_set(*, actor: Actor | None, proposal: ClassProposal,
+                            outcomes: Mapping[int, str]) -> ClassProposal:
+    """Set the principal's exceptions (pupil id → outcome) of a proposal still to commit;
+    a pupil given the default outcome (or absent from ``outcomes``) is promoted."""
+    _authorise(actor, proposal.school)
+    with transaction.atomic():
+        locked = _draft(proposal)
+        pupils = _current_pupils(locked.from_class)
+        wanted: dict[int, Outcome] = {}
+        for student_id, outcome in outcomes.items():
+            if outcome in (Outcome.PROMOTED, Outcome.COMPLETED, ""):
+                continue
+            if outcome not in EXCEPTIONS:
+                raise ValidationError(_("Kết quả «%(outcome)s» không có trong danh sách.")
+                                      % {"outcome": outcome})
+            if student_id not in pupils:
+                raise ValidationError(_("Học sinh mã %(id)s không đang học lớp %(name)s.")
+                                      % {"id": student_id, "name": locked.from_class.name})
+            wanted[student_id] = Outcome(outcome)
+        before = dict(locked.exceptions.values_list("student_id", "outcome"))
+        locked.exceptions.all().delete()
+        PupilException.objects.bulk_create([
+            PupilException(proposal=locked, student_id=student_id, outcome=outcome)
+            for student_id, outcome in wanted.items()])
+        if before != wanted:
+            audit_record(actor=actor, action="class_proposal.updated", entity="school_class",
+                         entity_id=locked.from_class_id, school_id=locked.school_id,
+                         data={"exceptions": {str(k): str(v) for k, v in wanted.items()}})
+    return locked
+
+
+def _repeat_class(locked: ClassProposal) -> SchoolClass | None:
+    """Where a repeating pupil goes: the next year's class of the same grade and name (the one
+    carried from the class below), or else the first of that grade."""
+    same_grade = SchoolClass.objects.filter(school_year=locked.to_year,
+                                            grade=locked.from_class.grade).order_by("name")
+    return same_grade.filter(name=locked.from_class.name).first() or same_grade.first()
+
+
+@dataclasses.dataclass(frozen=True)
+class PromotionResult:
+    proposal: ClassProposal
+    outcomes: Mapping[str, int]
+
+
+def promotion_commit(*, actor: Actor | None, proposal: ClassProposal,
+                     run: RolloverRun | None = None) -> PromotionResult:
+    """See ``_promotion_commit``; the pupils' quality state is refreshed in the transaction."""
+    return _promotion_commit(actor=actor, proposal=proposal, run=run, refresh_quality=True)
+
+
+def _promotion_commit(*, actor: Actor | None, proposal: ClassProposal,
+                      run: RolloverRun | None, refresh_quality: bool) -> PromotionResult:
+    """Apply a class's proposal in one transaction: each pupil's enrolment ends with their
+    outcome's status and, unless they leave, one starts in the next year's class. A second
+    submission of the same proposal is refused; so is anything that does not fit (the year
+    closed, a class of another school, a pupil no longer in the class): nothing half-applied."""
+    _authorise(actor, proposal.school)
+    with transaction.atomic():
+        locked = _draft(proposal)
+        # The claim: one UPDATE from draft, so that two submissions cannot both pass.
+        claimed = ClassProposal.objects.filter(pk=locked.pk, status=ProposalStatus.DRAFT).update(
+            status=ProposalStatus.COMMITTED, committed_at=timezone.now(),
+            committed_by_id=(actor.pk if actor is not None and actor.is_authenticated
+                             else None))
+        if claimed != 1:
+            raise ValidationError(_("Lớp %(name)s đã được chốt lên lớp; không chốt lại lần "
+                                    "nữa.") % {"name": locked.from_class.name})
+        old_year, new_year = locked.from_class.school_year, locked.to_year
+        year_writable(old_year)
+        year_writable(new_year)
+        if new_year.start_year != old_year.start_year + 1 or new_year.school_id != locked.school_id:
+            raise ValidationError(_("Năm học %(year)s không phải năm học kế tiếp của trường.")
+                                  % {"year": new_year.label})
+        target = locked.to_class
+        if target is not None and (target.school_id != locked.school_id
+                                   or target.school_year_id != new_year.pk):
+            raise ValidationError(_("Lớp %(name)s không phải lớp năm học %(year)s của trường "
+                                    "này.") % {"name": target.name, "year": new_year.label})
+        pupils = _current_pupils(locked.from_class)
+        exceptions = dict(locked.exceptions.values_list("student_id", "outcome"))
+        stale = sorted(set(exceptions) - set(pupils))
+        if stale:
+            names = ", ".join(Student.objects.filter(pk__in=stale)
+                              .values_list("full_name", flat=True))
+            raise ValidationError(_("Học sinh không còn học lớp %(name)s: %(names)s. Hãy sửa "
+                                    "đề xuất rồi chốt lại.")
+                                  % {"name": locked.from_class.name, "names": names})
+        repeat_class = _repeat_class(locked) if Outcome.REPEAT in exceptions.values() else None
+        if Outcome.REPEAT in exceptions.values() and repeat_class is None:
+            raise ValidationError(_("Năm học %(year)s chưa có lớp khối %(grade)d cho học sinh ở "
+                                    "lại lớp.") % {"year": new_year.label,
+                                                   "grade": locked.from_class.grade})
+        active = _status(active=True)
+        completed = _status(name="Hoàn thành chương trình"
+                            if locked.school.level == SchoolLevel.PRIMARY else "Tốt nghiệp")
+        moves: list[EnrolmentMove] = []
+        for student_id, enrolment in sorted(pupils.items()):
+            outcome = Outcome(exceptions.get(student_id) or
+                              (Outcome.PROMOTED if target is not None else Outcome.COMPLETED))
+            if outcome is Outcome.PROMOTED:
+                move = EnrolmentMove(enrolment=enrolment, end_status=None, target=target,
+                                     start_status=active, outcome=outcome)
+            elif outcome is Outcome.REPEAT:
+                move = EnrolmentMove(enrolment=enrolment, end_status=None, target=repeat_class,
+                                     start_status=_status(name="Lưu ban"), outcome=outcome)
+            elif outcome is Outcome.LEFT:
+                move = EnrolmentMove(enrolment=enrolment, end_status=_status(name="Thôi học"),
+                                     outcome=outcome)
+            elif outcome is Outcome.TRANSFERRED:
+                move = EnrolmentMove(enrolment=enrolment, end_status=_status(transfer="out"),
+                                     outcome=outcome)
+            else:
+                move = EnrolmentMove(enrolment=enrolment, end_status=completed, outcome=outcome)
+            moves.append(move)
+        moved = enrolments_move(actor=actor, moves=moves, ended_on=old_year.ends_on,
+                                started_on=new_year.starts_on,
+                                audit_data={"proposal": locked.pk},
+                                refresh_quality=refresh_quality)
+        counts = Counter(str(move.outcome) for move in moves)
+        locked.applied = [dataclasses.asdict(m) | {"ended_status_since":
+                                                   m.ended_status_since.isoformat()}
+                          for m in moved]
+        locked.save(update_fields=["applied"])
+        audit_record(actor=actor, action="class_promotion.committed", entity="school_class",
+                     entity_id=locked.from_class_id, school_id=locked.school_id,
+                     data={"proposal": locked.pk, "to_class": target.pk if target else None,
+                           "outcomes": dict(counts)})
+        if run is not None:
+            RolloverRun.objects.filter(pk=run.pk).update(
+                classes_committed=F("classes_committed") + 1,
+                pupils_moved=F("pupils_moved") + len(moved))
+    locked.refresh_from_db()
+    return PromotionResult(proposal=locked, outcomes=dict(counts))
+
+
+def promotion_undo(*, actor: Actor | None, proposal: ClassProposal) -> ClassProposal:
+    """Undo a committed class while its old year is open: the pupils are back in the old
+    class with their former status, and the proposal is a draft again."""
+    _authorise(actor, proposal.school)
+    with transaction.atomic():
+        locked = (ClassProposal.objects.select_for_update(of=("self",))
+                  .select_related("from_class__school_year").get(pk=proposal.pk))
+        claimed = ClassProposal.objects.filter(
+            pk=locked.pk, status=ProposalStatus.COMMITTED).update(
+            status=ProposalStatus.DRAFT, committed_at=None, committed_by=None, applied=[])
+        if claimed != 1:
+            raise ValidationError(_("Lớp %(name)s chưa được chốt lên lớp: không có gì để hoàn "
+                                    "tác.") % {"name": locked.from_class.name})
+        year = locked.from_class.school_year
+        if year.status != SchoolYearStatus.OPEN:
+            raise ValidationError(_("Năm học %(year)s đã khoá: không hoàn tác được việc lên "
+                                    "lớp.") % {"year": year.label})
+        moved = [MovedEnrolment(**(item | {"ended_status_since": dt.date.fromisoformat(
+            item["ended_status_since"])})) for item in locked.applied]
+        enrolments_restore(actor=actor, moved=moved, audit_data={"proposal": locked.pk})
+        audit_record(actor=actor, action="class_promotion.undone", entity="school_class",
+                     entity_id=locked.from_class_id, school_id=locked.school_id,
+                     data={"proposal": locked.pk, "pupils": len(moved)})
+    locked.refresh_from_db()
+    return locked
+
+
+def homeroom_confirm(*, actor: Actor | None, proposal: HomeroomProposal) -> Assignment:
+    """Put a carried homeroom teacher in force: the class's homeroom teacher and their
+    assignment (which gives them access to the class) from the year's first day."""
+    _authorise(actor, proposal.school)
+    with transaction.atomic():
+        locked = (HomeroomProposal.objects.select_for_update(of=("self",))
+                  .select_related("school_class__school_year").get(pk=proposal.pk))
+        if locked.confirmed_at is not None:
+            raise ValidationError(_("Giáo viên chủ nhiệm lớp %(name)s đã được xác nhận.")
+                                  % {"name": locked.school_class.name})
+        school_class = locked.school_class
+        year_writable(school_class.school_year)
+        school_class.homeroom_teacher_id = locked.staff_id
+        school_class.save(update_fields=["homeroom_teacher"])
+        assignment = Assignment.objects.create(
+            staff_id=locked.staff_id, school_id=school_class.school_id,
+            school_year=school_class.school_year, duty=Duty.HOMEROOM, school_class=school_class,
+            starts_on=school_class.school_year.starts_on)
+        locked.confirmed_at = timezone.now()
+        locked.confirmed_by_id = actor.pk if actor is not None and actor.is_authenticated \
+            else None
+        locked.save(update_fields=["confirmed_at", "confirmed_by"])
+        audit_record(actor=actor, action="school_class.homeroom_confirmed",
+                     entity="school_class", entity_id=school_class.pk,
+                     school_id=school_class.school_id,
+                     data={"staff": locked.staff_id, "assignment": assignment.pk})
+    return assignment
+
+
+@dataclasses.dataclass(frozen=True)
+class SchoolSkipped:
+    school: str
+    reason: str
+
+
+def rollover_run(*, actor: Actor | None, schools: Sequence[School], run: RolloverRun,
+                 progress: Callable[[str], None] | None = None,
+                 schools_per_rescan: int = 50) -> list[SchoolSkipped]:
+    """Open the next year for each school and, with ``run.promote_all``, commit every class
+    still in draft, one transaction per class. Interrupted, it is run again: opened years and
+    committed classes are left as they are, so no pupil is promoted twice or skipped.
+
+    The pupils' quality state is recomputed by the batch rescan (the same rules as the
+    per-record refresh) of each group of ``schools_per_rescan`` schools once their classes are
+    committed: record by record it would cost more than the promotion itself. A rerun rescans
+    again, so a run stopped between a commit and its rescan leaves nothing stale for long."""
+    report = progress or (lambda _message: None)
+    skipped: list[SchoolSkipped] = []
+    for start in range(0, len(schools), schools_per_rescan):
+        group = schools[start:start + schools_per_rescan]
+        for school in group:
+            skipped += _rollover_school(actor=actor, school=school, run=run)
+            report(school.code)
+        if run.promote_all:
+            rescan("student", [school.pk for school in group])
+    RolloverRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+    run.refresh_from_db()
+    return skipped
+
+
+def _rollover_school(*, actor: Actor | None, school: School,
+                     run: RolloverRun) -> list[SchoolSkipped]:
+    try:
+        opened = year_open(actor=actor, school=school, from_start_year=run.from_start_year)
+    except ValidationError as error:
+        return [SchoolSkipped(school=school.code, reason=" ".join(error.messages))]
+    if opened.created:
+        RolloverRun.objects.filter(pk=run.pk).update(schools_opened=F("schools_opened") + 1)
+    if not run.promote_all:
+        return []
+    skipped = []
+    drafts = list(ClassProposal.objects.filter(
+        school=school, status=ProposalStatus.DRAFT,
+        from_class__school_year__start_year=run.from_start_year).order_by("pk"))
+    for proposal in drafts:
+        try:
+            _promotion_commit(actor=actor, proposal=proposal, run=run, refresh_quality=False)
+        except ValidationError as error:
+            skipped.append(SchoolSkipped(school=school.code, reason=" ".join(error.messages)))
+    return skipped

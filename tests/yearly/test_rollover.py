@@ -1,0 +1,331 @@
+"""The turn of the school year: opening the next year, promotion of a class (with the
+principal's exceptions), undo, closing the year, the restartable bulk run and its command."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
+from django.http import Http404
+
+from edureg.access import policy
+from edureg.access.roles import Perm
+from edureg.audit.models import AuditEvent
+from edureg.registry.enrolments import EnrolmentMove, enrolments_move
+from edureg.registry.models import Assignment, Enrolment, EnrolmentStatusChange, SchoolClass
+from edureg.registry.services import STUDENT_CHANGE_ACTIONS
+from edureg.schools.models import SchoolYear, SchoolYearStatus
+from edureg.yearly.models import (
+    ClassProposal,
+    HomeroomProposal,
+    Outcome,
+    ProposalStatus,
+    RolloverRun,
+)
+from edureg.yearly.services import (
+    carried_name,
+    homeroom_confirm,
+    promotion_commit,
+    promotion_undo,
+    proposal_exceptions_set,
+    rollover_run,
+    year_close,
+    year_open,
+)
+from tests import factories as f
+from tests.conftest import Cast
+
+
+@pytest.mark.parametrize(("name", "grade", "expected"), [
+    ("3A", 3, "4A"),
+    ("1B", 1, "2B"),
+    ("9A1", 9, "10A1"),
+    ("Lớp 10A1", 10, "Lớp 11A1"),
+    ("Hoa Mai", 2, "Hoa Mai"),
+    ("3A", 4, "3A"),  # the number is not the grade: the name stays
+    ("", 1, ""),
+])
+def test_carried_name_moves_the_grade_up(name: str, grade: int, expected: str) -> None:
+    assert carried_name(name, grade) == expected
+
+
+def _proposal(school_class: SchoolClass) -> ClassProposal:
+    return ClassProposal.objects.get(from_class=school_class)
+
+
+def _current(student_id: int) -> Enrolment:
+    return Enrolment.objects.select_related("school_class").get(student_id=student_id,
+                                                                is_current=True)
+
+
+def test_opening_a_year_carries_classes_to_the_next_grade(cast: Cast) -> None:
+    top = f.make_class(cast.school_a, "5A", grade=5)
+    opened = year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    assert opened.created
+    assert opened.year.start_year == 2027
+    assert opened.year.starts_on.year == 2027
+    assert opened.year.status == SchoolYearStatus.OPEN
+    new_classes = dict(SchoolClass.objects.filter(school_year=opened.year)
+                       .values_list("name", "grade"))
+    assert new_classes == {"2A": 2, "2B": 2}  # the top grade's 5A is not carried
+    assert _proposal(cast.class_1a).to_class.name == "2A"
+    assert _proposal(top).to_class is None
+    assert AuditEvent.objects.filter(action="school_year.opened").count() == 1
+
+
+def test_opening_again_completes_without_duplicating(cast: Cast) -> None:
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    f.make_class(cast.school_a, "1C")  # a class added to the old year afterwards
+    again = year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    assert not again.created
+    assert again.proposals_created == 1
+    assert SchoolClass.objects.filter(school_year=again.year).count() == 3
+    assert ClassProposal.objects.filter(school=cast.school_a).count() == 3
+
+
+def test_homeroom_teacher_is_carried_as_a_proposal_not_in_force(cast: Cast) -> None:
+    opened = year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    class_2a = SchoolClass.objects.get(school_year=opened.year, name="2A")
+    proposal = HomeroomProposal.objects.get(school_class=class_2a)
+    assert class_2a.homeroom_teacher is None
+    assert not policy.scope(SchoolClass.objects.filter(pk=class_2a.pk), cast.bob,
+                            Perm.CLASS_VIEW).exists()
+    homeroom_confirm(actor=cast.alice, proposal=proposal)
+    class_2a.refresh_from_db()
+    assert class_2a.homeroom_teacher_id == proposal.staff_id
+    assert Assignment.objects.filter(school_class=class_2a, staff_id=proposal.staff_id).exists()
+    with pytest.raises(ValidationError):
+        homeroom_confirm(actor=cast.alice, proposal=proposal)
+
+
+def test_opening_needs_the_old_year(cast: Cast) -> None:
+    with pytest.raises(ValidationError, match="chưa có năm học 2024–2025"):
+        year_open(actor=cast.alice, school=cast.school_a, from_start_year=2024)
+
+
+def test_other_school_principal_cannot_open_the_year(cast: Cast) -> None:
+    with pytest.raises(Http404):
+        year_open(actor=cast.dave, school=cast.school_a, from_start_year=2026)
+    assert not SchoolYear.objects.filter(school=cast.school_a, start_year=2027).exists()
+
+
+def test_teacher_without_permission_cannot_open_the_year(cast: Cast) -> None:
+    with pytest.raises(PermissionDenied):
+        year_open(actor=cast.bob, school=cast.school_a, from_start_year=2026)
+
+
+def test_promotion_moves_every_pupil_to_the_carried_class(cast: Cast) -> None:
+    second = f.make_student(cast.class_1a, "Lê Thị Hà")
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    proposal = _proposal(cast.class_1a)
+    result = promotion_commit(actor=cast.alice, proposal=proposal)
+    assert result.outcomes == {"promoted": 2}
+    assert result.proposal.status == ProposalStatus.COMMITTED
+    for pupil_id in (cast.an.pk, second.pk):
+        enrolment = _current(pupil_id)
+        assert enrolment.school_class.name == "2A"
+        assert enrolment.grade == 2
+        assert enrolment.status_code == "01"
+        ended = Enrolment.objects.get(student_id=pupil_id, school_year__start_year=2026)
+        assert not ended.is_current
+        assert ended.ended_on == f.current_year(cast.school_a).ends_on
+    cast.an.refresh_from_db()
+    assert cast.an.current_class_id == proposal.to_class_id
+    events = AuditEvent.objects.filter(action="student.promoted")
+    assert sorted(events.values_list("entity_id", flat=True)) == sorted(
+        [str(cast.an.pk), str(second.pk)])
+    assert "student.promoted" in STUDENT_CHANGE_ACTIONS  # the audit event is the sync outbox
+    assert _current(cast.binh.pk).school_class == cast.class_1b  # another class: untouched
+
+
+def test_exceptions_give_each_pupil_their_status(cast: Cast) -> None:
+    repeat = f.make_student(cast.class_1a, "Lê Thị Hà")
+    left = f.make_student(cast.class_1a, "Võ Văn Khoa")
+    moved = f.make_student(cast.class_1a, "Đỗ Thị Lan")
+    f.make_class(cast.school_a, "K1", grade=1)  # no grade-1 class is carried: repeat goes here
+    opened = year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    SchoolClass.objects.create(school=cast.school_a, school_year=opened.year, name="1A", grade=1)
+    proposal = _proposal(cast.class_1a)
+    proposal_exceptions_set(actor=cast.alice, proposal=proposal, outcomes={
+        repeat.pk: Outcome.REPEAT, left.pk: Outcome.LEFT, moved.pk: Outcome.TRANSFERRED,
+        cast.an.pk: Outcome.PROMOTED})
+    result = promotion_commit(actor=cast.alice, proposal=proposal)
+    assert result.outcomes == {"promoted": 1, "repeat": 1, "left": 1, "transferred": 1}
+    again = _current(repeat.pk)
+    assert (again.school_class.name, again.grade, again.status_code) == ("1A", 1, "07")
+    for pupil, status in ((left, "04"), (moved, "03")):
+        assert not Enrolment.objects.filter(student=pupil, is_current=True).exists()
+        ended = Enrolment.objects.get(student=pupil)
+        assert ended.status_code == status
+        assert ended.status_changes.last().status_code == status
+        pupil.refresh_from_db()
+        assert pupil.current_class_id is None
+
+
+def test_top_grade_pupils_complete_the_level(cast: Cast) -> None:
+    top = f.make_class(cast.school_a, "5A", grade=5)
+    pupil = f.make_student(top, "Lê Thị Hà")
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    result = promotion_commit(actor=cast.alice, proposal=_proposal(top))
+    assert result.outcomes == {"completed": 1}
+    ended = Enrolment.objects.get(student=pupil)
+    assert not ended.is_current
+    assert ended.status_code == "10"
+
+
+def test_second_submission_is_refused_and_changes_nothing(cast: Cast) -> None:
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    proposal = _proposal(cast.class_1a)
+    promotion_commit(actor=cast.alice, proposal=proposal)
+    enrolments = Enrolment.objects.count()
+    with pytest.raises(ValidationError, match="đã được chốt lên lớp"):
+        promotion_commit(actor=cast.alice, proposal=proposal)
+    assert Enrolment.objects.count() == enrolments
+    assert AuditEvent.objects.filter(action="student.promoted").count() == 1
+
+
+def test_pupil_enrolled_elsewhere_is_refused_with_nothing_half_applied(cast: Cast) -> None:
+    stays = f.make_student(cast.class_1a, "Lê Thị Hà")
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    proposal = _proposal(cast.class_1a)
+    proposal_exceptions_set(actor=cast.alice, proposal=proposal,
+                            outcomes={cast.an.pk: Outcome.REPEAT})
+    # An is placed in 1B after the exception was set: no longer a pupil of 1A.
+    Enrolment.objects.filter(student=cast.an, is_current=True).update(
+        school_class=cast.class_1b)
+    with pytest.raises(ValidationError, match="Nguyễn Văn An"):
+        promotion_commit(actor=cast.alice, proposal=proposal)
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.DRAFT
+    assert _current(stays.pk).school_class == cast.class_1a
+    assert not AuditEvent.objects.filter(action="student.promoted").exists()
+
+
+def test_class_of_another_school_is_refused(cast: Cast) -> None:
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    year_b = year_open(actor=cast.dave, school=cast.school_b, from_start_year=2026).year
+    proposal = _proposal(cast.class_1a)
+    proposal.to_class = SchoolClass.objects.get(school_year=year_b, name="2A")
+    proposal.save(update_fields=["to_class"])
+    with pytest.raises(ValidationError, match="không phải lớp năm học 2027–2028 của trường"):
+        promotion_commit(actor=cast.alice, proposal=proposal)
+    assert _current(cast.an.pk).school_class == cast.class_1a
+
+
+def test_registry_refuses_a_target_class_of_another_school(cast: Cast) -> None:
+    enrolment = _current(cast.an.pk)
+    with pytest.raises(ValidationError, match="thuộc trường khác"):
+        enrolments_move(actor=cast.alice, moves=[EnrolmentMove(
+            enrolment=enrolment, end_status=None, target=cast.class_b, start_status="01")],
+            ended_on=enrolment.started_on, started_on=enrolment.started_on)
+
+
+def test_registry_refuses_moves_in_a_closed_year(cast: Cast) -> None:
+    SchoolYear.objects.filter(pk=cast.class_1a.school_year_id).update(
+        status=SchoolYearStatus.CLOSED)
+    enrolment = _current(cast.an.pk)
+    with pytest.raises(ValidationError, match="đã khoá"):
+        enrolments_move(actor=cast.alice, moves=[EnrolmentMove(enrolment=enrolment,
+                                                               end_status="04")],
+                        ended_on=enrolment.started_on, started_on=enrolment.started_on)
+    assert _current(cast.an.pk).status_code == "01"
+
+
+def test_other_school_principal_cannot_commit(cast: Cast) -> None:
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    with pytest.raises(Http404):
+        promotion_commit(actor=cast.dave, proposal=_proposal(cast.class_1a))
+    with pytest.raises(Http404):
+        proposal_exceptions_set(actor=cast.dave, proposal=_proposal(cast.class_1a),
+                                outcomes={cast.an.pk: Outcome.LEFT})
+
+
+def test_undo_puts_pupils_back_until_the_year_is_closed(cast: Cast) -> None:
+    left = f.make_student(cast.class_1a, "Võ Văn Khoa")
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    proposal = _proposal(cast.class_1a)
+    proposal_exceptions_set(actor=cast.alice, proposal=proposal,
+                            outcomes={left.pk: Outcome.LEFT})
+    before = {e.pk: (e.status_code, e.status_since, e.is_current)
+              for e in Enrolment.objects.all()}
+    changes = EnrolmentStatusChange.objects.count()
+    promotion_commit(actor=cast.alice, proposal=proposal)
+    undone = promotion_undo(actor=cast.alice, proposal=proposal)
+    assert undone.status == ProposalStatus.DRAFT
+    assert undone.applied == []
+    assert {e.pk: (e.status_code, e.status_since, e.is_current)
+            for e in Enrolment.objects.all()} == before
+    assert EnrolmentStatusChange.objects.count() == changes
+    cast.an.refresh_from_db()
+    left.refresh_from_db()
+    assert cast.an.current_class_id == left.current_class_id == cast.class_1a.pk
+    assert AuditEvent.objects.filter(action="student.promotion_undone").count() == 2
+    # Committed again, then the old year closed: no more undo.
+    promotion_commit(actor=cast.alice, proposal=proposal)
+    promotion_commit(actor=cast.alice, proposal=_proposal(cast.class_1b))
+    year_close(actor=cast.alice, year=f.current_year(cast.school_a))
+    with pytest.raises(ValidationError, match="đã khoá"):
+        promotion_undo(actor=cast.alice, proposal=proposal)
+    assert _current(cast.an.pk).school_class.name == "2A"
+
+
+def test_undo_refused_when_a_pupil_changed_since(cast: Cast) -> None:
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    proposal = _proposal(cast.class_1a)
+    promotion_commit(actor=cast.alice, proposal=proposal)
+    Enrolment.objects.filter(student=cast.an, is_current=True).update(is_current=False)
+    with pytest.raises(ValidationError, match="Nguyễn Văn An"):
+        promotion_undo(actor=cast.alice, proposal=proposal)
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.COMMITTED
+
+
+def test_closing_refused_while_pupils_wait(cast: Cast) -> None:
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    promotion_commit(actor=cast.alice, proposal=_proposal(cast.class_1a))
+    with pytest.raises(ValidationError, match="1B"):
+        year_close(actor=cast.alice, year=f.current_year(cast.school_a))
+    assert f.current_year(cast.school_a).status == SchoolYearStatus.OPEN
+
+
+def test_rollover_run_resumes_without_promoting_twice(cast: Cast) -> None:
+    f.make_student(cast.class_1b, "Lê Thị Hà")
+    # An earlier, interrupted run: school A opened and 1A committed, nothing else.
+    year_open(actor=None, school=cast.school_a, from_start_year=2026)
+    promotion_commit(actor=None, proposal=_proposal(cast.class_1a))
+    run = RolloverRun.objects.create(authority=cast.school_a.authority, from_start_year=2026,
+                                     promote_all=True, started_at=cast.an.created_at)
+    skipped = rollover_run(actor=None, schools=[cast.school_a, cast.school_b], run=run)
+    assert skipped == []
+    assert (run.schools_opened, run.classes_committed, run.pupils_moved) == (1, 2, 3)
+    assert Enrolment.objects.filter(is_current=True, school_year__start_year=2027).count() == 4
+    promoted = AuditEvent.objects.filter(action="student.promoted")
+    assert promoted.count() == promoted.values("entity_id").distinct().count() == 4
+
+
+def test_year_command_rolls_over_an_authority_and_closes(cast: Cast) -> None:
+    out = StringIO()
+    call_command("year", "rollover", "--authority", cast.school_a.authority.code, "--from",
+                 "2026", "--promote-all", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert (result["schools_opened"], result["classes_committed"],
+            result["pupils_moved"]) == (2, 3, 3)
+    out = StringIO()
+    call_command("year", "rollover", "--school", cast.school_a.code, "--from", "2026",
+                 "--promote-all", "--json", stdout=out)
+    assert json.loads(out.getvalue())["pupils_moved"] == 0  # run again: nothing twice
+    out = StringIO()
+    call_command("year", "close", "--authority", cast.school_a.authority.code, "--year", "2026",
+                 "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {"closed": 2, "problems": []}
+    assert not SchoolYear.objects.filter(start_year=2026, status=SchoolYearStatus.OPEN).exists()
+
+
+def test_year_command_reports_a_school_without_the_year(cast: Cast) -> None:
+    out = StringIO()
+    call_command("year", "rollover", "--school", cast.school_a.code, "--from", "2020",
+                 stdout=out)
+    assert "chưa có năm học 2020–2021" in out.getvalue()
