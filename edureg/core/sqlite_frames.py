@@ -119,16 +119,20 @@ def read_sqlite(path: str, queries: list[str]) -> pl.DataFrame:
 
 def _serve() -> None:
     import connectorx  # only the child loads its SQLite copy
+    import pyarrow.ipc as pa_ipc  # type: ignore[import-untyped]  # no type stubs
 
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
         try:
             request = json.loads(line)
             queries = request["queries"]
-            frame = connectorx.read_sql(f"sqlite://{request['path']}",
+            # Arrow as connectorx builds it, written by pyarrow: converting to a Polars frame
+            # here and reading that back cost a fifth more than the caller's one conversion.
+            table = connectorx.read_sql(f"sqlite://{request['path']}",
                                         queries[0] if len(queries) == 1 else queries,
-                                        return_type="polars")
-            frame.write_ipc(request["out"], compression="uncompressed")
+                                        return_type="arrow")
+            with pa_ipc.new_file(request["out"], table.schema) as writer:
+                writer.write_table(table)
             status, payload = b"F", b""
         except Exception as error:  # reported to the caller, which raises it
             status, payload = b"E", f"{type(error).__name__}: {error}".encode()

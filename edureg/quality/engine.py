@@ -55,22 +55,24 @@ def evaluate_frame(rules: Sequence[Rule], status_rules: Sequence[Rule],
     """The frame's key columns plus, per problem rule, a boolean column named by its code;
     ``status_bits``, ``required_total`` and ``required_filled``."""
     frame = nfc_frame(frame)
+    types = frame.schema
     columns: list[pl.Expr] = []
     totals: list[pl.Expr] = []
     filled: list[pl.Expr] = []
     for rule in rules:
         if rule.kind is Kind.STATUS:
             continue
-        applies = pl.lit(True) if rule.applies is None else rule.applies.expr()
-        broken = rule.check.expr()
+        applies = pl.lit(True) if rule.applies is None else rule.applies.expr(types)
+        broken = rule.check.expr(types)
         columns.append((applies & broken).alias(rule.code))
         if rule.dimension is Dimension.COMPLETE:
             totals.append(applies.cast(pl.Int32))
             filled.append((applies & ~broken).cast(pl.Int32))
     bits: pl.Expr = pl.lit(0, dtype=pl.Int64)
     for index, rule in enumerate(status_rules):
-        applies = pl.lit(True) if rule.applies is None else rule.applies.expr()
-        bits = bits + pl.when(applies & rule.check.expr()).then(pl.lit(1 << index)).otherwise(0)
+        applies = pl.lit(True) if rule.applies is None else rule.applies.expr(types)
+        is_open = applies & rule.check.expr(types)
+        bits = bits + pl.when(is_open).then(pl.lit(1 << index)).otherwise(0)
     zero = pl.lit(0, dtype=pl.Int32)
     # Lazily, so that Polars evaluates each column's shared sub-expressions (the NFC text of a
     # field read by several rules) once, in parallel.

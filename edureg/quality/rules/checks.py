@@ -2,7 +2,8 @@
 
 A check answers "is this record in violation?". ``row`` evaluates it on one record (a mapping of
 column → Python value) for the per-record path on every write; ``expr`` builds the same test as a
-Polars expression for the batch path (a full rescan of millions of rows). A rule is defined once,
+Polars expression for the batch path (a full rescan of millions of rows), given the frame's column
+types when known (a Date column need not go through its text). A rule is defined once,
 as a composition of checks; the two evaluations are generated from that one definition, and a
 property test (``tests/quality/test_paths_agree.py``) proves they agree on generated data.
 
@@ -26,6 +27,13 @@ from typing import Any
 import polars as pl
 
 Row = Mapping[str, Any]
+# A frame's column types (``DataFrame.schema``): the batch expressions of a column whose type is
+# known skip the text round trip that an unknown column needs. Without it, any typing works.
+Types = Mapping[str, pl.DataType]
+
+
+def _type(column: str, types: Types | None) -> pl.DataType | None:
+    return types.get(column) if types is not None else None
 
 
 def _text(value: object, *, nfc: bool = True) -> str | None:
@@ -49,6 +57,10 @@ _SCALARS = (str, int, dt.date)
 def _text_expr(column: str, *, nfc: bool = True) -> pl.Expr:
     """The column's text stripped; the frame must have passed through ``nfc_frame``."""
     return pl.col(column).cast(pl.Utf8, strict=False).str.strip_chars(_SPACES)
+
+
+def _search_expr(column: str, pattern: str) -> pl.Expr:
+    return _text_expr(column).str.contains(pattern).fill_null(False)
 
 
 def _nfc_unstable_class() -> str:
@@ -91,14 +103,21 @@ def nfc_frame(frame: pl.DataFrame) -> pl.DataFrame:
     that need it), and columns of lists, structs or objects replaced by NULL (as the per-record
     path treats such values: no value of a field)."""
     updates = []
+    texts = []
     for name, dtype in frame.schema.items():
         if dtype.is_nested() or dtype.is_float() or dtype == pl.Object:
             updates.append(pl.lit(None, dtype=pl.Utf8).alias(name))
+        elif dtype == pl.Utf8:
+            texts.append(name)
+    # A column of ASCII text (codes, numbers) is NFC as it is; telling which are costs a
+    # fraction of looking for unstable characters in every value.
+    ascii_only = frame.select(
+        (pl.col(name).str.len_bytes() == pl.col(name).str.len_chars()).all()
+        for name in texts).row(0) if texts else ()
+    for name, plain in zip(texts, ascii_only, strict=True):
+        if plain:
             continue
-        if dtype != pl.Utf8:
-            continue
-        column = frame.get_column(name)
-        needs = column.str.contains(nfc_unstable()).fill_null(False)
+        needs = frame.get_column(name).str.contains(nfc_unstable()).fill_null(False)
         if needs.any():
             updates.append(pl.when(needs).then(pl.col(name).str.normalize("NFC"))
                            .otherwise(pl.col(name)).alias(name))
@@ -127,15 +146,25 @@ def _date(value: object) -> dt.date | None:
     return None
 
 
-def _date_expr(column: str) -> pl.Expr:
+def _date_expr(column: str, types: Types | None = None) -> pl.Expr:
     """The batch form of ``_date``: Date and Datetime columns as dates, text parsed from its
-    first ten characters when they are YYYY-MM-DD of a real day (year 0001 or later)."""
+    first ten characters when they are YYYY-MM-DD of a real day (year 0001 or later). A column
+    known to be a Date or Datetime (``types``) is taken as the day it holds, which is what its
+    text would give."""
+    kind = _type(column, types)
+    if kind == pl.Date or kind == pl.Datetime:
+        day = pl.col(column) if kind == pl.Date else pl.col(column).dt.date()
+        return pl.when(day.dt.year().is_between(1, 9999)).then(day)
     text = pl.col(column).cast(pl.Utf8, strict=False).str.slice(0, 10)
     valid = text.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$") & ~text.str.starts_with("0000")
     return pl.when(valid).then(text.str.to_date("%Y-%m-%d", strict=False))
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+_EIGHTEEN_DIGITS = 10**18 - 1
+# Integer columns whose every value fits Int64.
+_INTEGER_TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+_NEVER_EMPTY_TYPES = (*_INTEGER_TYPES, pl.Boolean, pl.Date, pl.Datetime)
 
 
 def _int(value: object) -> int | None:
@@ -150,7 +179,12 @@ def _int(value: object) -> int | None:
     return None
 
 
-def _int_expr(column: str) -> pl.Expr:
+def _int_expr(column: str, types: Types | None = None) -> pl.Expr:
+    """The batch form of ``_int``. A column known to hold integers (``types``) is taken as it
+    is when its text would be an integer of up to 18 digits."""
+    if _type(column, types) in _INTEGER_TYPES:
+        number = pl.col(column).cast(pl.Int64)
+        return pl.when(number.is_between(-_EIGHTEEN_DIGITS, _EIGHTEEN_DIGITS)).then(number)
     text = pl.col(column).cast(pl.Utf8, strict=False)
     return pl.when(text.str.contains(r"^-?[0-9]{1,18}$")).then(
         text.cast(pl.Int64, strict=False))
@@ -163,11 +197,17 @@ class Check(abc.ABC):
     def row(self, record: Row) -> bool: ...
 
     @abc.abstractmethod
-    def expr(self) -> pl.Expr: ...
+    def expr(self, types: Types | None = None) -> pl.Expr: ...
 
     @property
     @abc.abstractmethod
     def columns(self) -> frozenset[str]: ...
+
+    def search(self) -> tuple[str, str] | None:
+        """(column, pattern) when the batch test is exactly "the column's stripped text
+        contains a match of the pattern": ``AnyOf`` then runs one regular expression for all
+        of a column's searches instead of one per search."""
+        return None
 
     def __and__(self, other: Check) -> Check:
         return All((self, other))
@@ -186,8 +226,8 @@ class All(Check):
     def row(self, record: Row) -> bool:
         return all(part.row(record) for part in self.parts)
 
-    def expr(self) -> pl.Expr:
-        return pl.all_horizontal([part.expr() for part in self.parts])
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        return pl.all_horizontal([part.expr(types) for part in self.parts])
 
     @property
     def columns(self) -> frozenset[str]:
@@ -201,12 +241,29 @@ class AnyOf(Check):
     def row(self, record: Row) -> bool:
         return any(part.row(record) for part in self.parts)
 
-    def expr(self) -> pl.Expr:
-        return pl.any_horizontal([part.expr() for part in self.parts])
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        searches: dict[str, list[str]] = {}
+        others = []
+        for part in _any_parts(self):
+            found = part.search()
+            if found is None or "(?P<" in found[1] or "(?<" in found[1]:  # a name may clash
+                others.append(part.expr(types))
+            else:
+                searches.setdefault(found[0], []).append(found[1])
+        # An inline flag such as (?i) holds to the end of its group (Rust's regex).
+        merged = [_search_expr(column, "|".join(f"(?:{p})" for p in patterns))
+                  for column, patterns in searches.items()]
+        return pl.any_horizontal([*merged, *others])
 
     @property
     def columns(self) -> frozenset[str]:
         return frozenset().union(*(part.columns for part in self.parts))
+
+
+def _any_parts(check: AnyOf) -> list[Check]:
+    """The parts of nested ``AnyOf``s (``a | b | c``) as one list."""
+    return [leaf for part in check.parts
+            for leaf in (_any_parts(part) if isinstance(part, AnyOf) else [part])]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,8 +273,8 @@ class Not(Check):
     def row(self, record: Row) -> bool:
         return not self.part.row(record)
 
-    def expr(self) -> pl.Expr:
-        return ~self.part.expr()
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        return ~self.part.expr(types)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -241,7 +298,9 @@ class Blank(Check):
             return not value.strip(_SPACES)
         return False
 
-    def expr(self) -> pl.Expr:
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        if _type(self.column, types) in _NEVER_EMPTY_TYPES:  # their text is never empty
+            return pl.col(self.column).is_null()
         text = pl.col(self.column).cast(pl.Utf8, strict=False).str.strip_chars(_SPACES)
         return (pl.col(self.column).is_null() | (text == "")).fill_null(True)
 
@@ -260,7 +319,7 @@ class OneOf(Check):
     def row(self, record: Row) -> bool:
         return _text(record.get(self.column), nfc=False) in self.values
 
-    def expr(self) -> pl.Expr:
+    def expr(self, types: Types | None = None) -> pl.Expr:
         return _text_expr(self.column, nfc=False).is_in(sorted(self.values)).fill_null(False)
 
     @property
@@ -279,7 +338,7 @@ class NotInList(Check):
         value = _text(record.get(self.column), nfc=False)
         return bool(value) and value not in self.codes
 
-    def expr(self) -> pl.Expr:
+    def expr(self, types: Types | None = None) -> pl.Expr:
         text = _text_expr(self.column, nfc=False)
         return ((text != "") & ~text.is_in(sorted(self.codes))).fill_null(False)
 
@@ -300,8 +359,11 @@ class Matches(Check):
         value = _text(record.get(self.column), nfc=self.nfc)
         return value is not None and value != "" and re.search(self.pattern, value) is not None
 
-    def expr(self) -> pl.Expr:
-        return _text_expr(self.column, nfc=self.nfc).str.contains(self.pattern).fill_null(False)
+    def search(self) -> tuple[str, str]:
+        return self.column, self.pattern
+
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        return _search_expr(self.column, self.pattern)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -328,9 +390,11 @@ class LowerIn(Check):
         value = _text(record.get(self.column), nfc=self.nfc)
         return value is not None and re.search(self.pattern, value) is not None
 
-    def expr(self) -> pl.Expr:
-        return (_text_expr(self.column, nfc=self.nfc).str.contains(self.pattern)
-                .fill_null(False))
+    def search(self) -> tuple[str, str]:
+        return self.column, self.pattern
+
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        return _search_expr(self.column, self.pattern)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -359,9 +423,11 @@ class RepeatedCharacter(Check):
         value = _text(record.get(self.column), nfc=False)
         return value is not None and re.search(self.pattern, value) is not None
 
-    def expr(self) -> pl.Expr:
-        return (_text_expr(self.column, nfc=False).str.contains(self.pattern)
-                .fill_null(False))
+    def search(self) -> tuple[str, str]:
+        return self.column, self.pattern
+
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        return _search_expr(self.column, self.pattern)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -383,9 +449,9 @@ class DateOutside(Check):
             return False
         return value < self.earliest or value > today + dt.timedelta(days=self.after_days)
 
-    def expr(self) -> pl.Expr:
-        value = _date_expr(self.column)
-        latest = _date_expr(TODAY) + pl.duration(days=self.after_days)
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        value = _date_expr(self.column, types)
+        latest = _date_expr(TODAY, types) + pl.duration(days=self.after_days)
         return ((value < pl.lit(self.earliest)) | (value > latest)).fill_null(False)
 
     @property
@@ -414,9 +480,9 @@ class YearDifferenceOutside(Check):
         difference = first - second
         return not (self.low + offset <= difference <= self.high + offset)
 
-    def expr(self) -> pl.Expr:
-        difference = _year_expr(self.minuend) - _year_expr(self.subtrahend)
-        offset = _int_expr(self.offset_column) if self.offset_column else pl.lit(0)
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        difference = _year_expr(self.minuend, types) - _year_expr(self.subtrahend, types)
+        offset = _int_expr(self.offset_column, types) if self.offset_column else pl.lit(0)
         inside = difference.is_between(pl.lit(self.low) + offset, pl.lit(self.high) + offset)
         return (~inside).fill_null(False)
 
@@ -436,9 +502,14 @@ def _year(value: object) -> int | None:
     return number if number is not None and 1000 <= number <= 9999 else None
 
 
-def _year_expr(column: str) -> pl.Expr:
-    as_int = _int_expr(column)
-    as_date = _date_expr(column)
+def _year_expr(column: str, types: Types | None = None) -> pl.Expr:
+    kind = _type(column, types)
+    if kind == pl.Date or kind == pl.Datetime:  # its text is no integer
+        return _date_expr(column, types).dt.year().cast(pl.Int64)
+    as_int = _int_expr(column, types)
+    if kind in _INTEGER_TYPES:  # its text is no date
+        return pl.when(as_int.is_between(1000, 9999)).then(as_int)
+    as_date = _date_expr(column, types)
     number = pl.when(as_int.is_between(1000, 9999)).then(as_int)
     return pl.coalesce(as_date.dt.year().cast(pl.Int64), number)
 
@@ -472,7 +543,7 @@ class PersonalIdDisagrees(Check):
         year = _year(record.get(self.other))
         return year is not None and year != (digit // 2 + 19) * 100 + int(number[4:6])
 
-    def expr(self) -> pl.Expr:
+    def expr(self, types: Types | None = None) -> pl.Expr:
         number = _text_expr(self.column, nfc=False)
         valid = number.str.contains(r"^[0-9]{12}$")
         digit = number.str.slice(3, 1).cast(pl.Int64, strict=False)
@@ -486,7 +557,7 @@ class PersonalIdDisagrees(Check):
             wrong = (digit <= 5) & sex.is_in(["M", "F"]) & (sex != expected)
         else:
             year = (digit // 2 + 19) * 100 + number.str.slice(4, 2).cast(pl.Int64, strict=False)
-            wrong = (digit <= 5) & (_year_expr(self.other) != year)
+            wrong = (digit <= 5) & (_year_expr(self.other, types) != year)
         return (valid & wrong).fill_null(False)
 
     @property
@@ -508,7 +579,12 @@ class IsTrue(Check):
             return value == 1
         return isinstance(value, str) and value.strip(_SPACES) in _TRUE_TEXTS
 
-    def expr(self) -> pl.Expr:
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        kind = _type(self.column, types)
+        if kind == pl.Boolean:
+            return pl.col(self.column).fill_null(False)
+        if kind in _INTEGER_TYPES:
+            return (pl.col(self.column) == 1).fill_null(False)
         # A Boolean column reads "true" as text, an integer column "1".
         return (pl.col(self.column).cast(pl.Utf8, strict=False).str.strip_chars(_SPACES)
                 .is_in(sorted(_TRUE_TEXTS)).fill_null(False))
@@ -532,9 +608,9 @@ class OlderThan(Check):
             return False
         return value is None or (today - value).days > self.days
 
-    def expr(self) -> pl.Expr:
-        value = _date_expr(self.column)
-        today = _date_expr(TODAY)
+    def expr(self, types: Types | None = None) -> pl.Expr:
+        value = _date_expr(self.column, types)
+        today = _date_expr(TODAY, types)
         stale = value.is_null() | ((today - value).dt.total_days() > self.days)
         return (today.is_not_null() & stale).fill_null(False)
 
