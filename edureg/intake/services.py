@@ -102,10 +102,7 @@ def _authorise(actor: Actor | None, school: School) -> None:
 # --- The private temporary files ---------------------------------------------------------------
 
 def intake_dir() -> Path:
-    directory = Path(settings.EDUREG_INTAKE_DIR)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)
-    return directory
+    return Path(settings.EDUREG_INTAKE_DIR)
 
 
 def _paths(run_id: int) -> tuple[Path, Path]:
@@ -114,7 +111,10 @@ def _paths(run_id: int) -> tuple[Path, Path]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` readable by this account only (created 0600, renamed into place)."""
+    """Write ``data`` readable by this account only (created 0600 in a 0700 directory,
+    renamed into place)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
     partial = path.with_name(path.name + ".part")
     partial.unlink(missing_ok=True)
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -363,9 +363,10 @@ def _insert_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -
     return their ids, faster than ``bulk_create``: Django's spends most of its time building
     a placeholder per value, which for 50,000 pupils of forty columns costs more than the
     database does (and rows need no model instance). Values go through each field's own
-    conversion where they need one. PostgreSQL: multi-row INSERTs returning the ids. SQLite:
-    the ids are taken after the table's highest ever given (its writers are serialised: the
-    transaction holds the write lock from BEGIN), the rows inserted by one ``executemany``."""
+    conversion where they need one. PostgreSQL: ids drawn from the table's sequence, rows
+    sent by COPY. SQLite: the ids are taken after the table's highest ever given (its writers
+    are serialised: the transaction holds the write lock from BEGIN), the rows inserted by
+    one ``executemany``."""
     if not rows:
         return []
     meta = model._meta
@@ -403,14 +404,14 @@ def _insert_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -
                 f"INSERT INTO {table} (id, {columns}) VALUES ({holes})",  # noqa: S608
                 [(first + offset, *values_of(row)) for offset, row in enumerate(rows)])
             return list(range(first, first + len(rows)))
-        ids: list[int] = []
-        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        for chunk in _chunks(rows, 1000):
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608 - model names
-                f"{', '.join([one] * len(chunk))} RETURNING id",
-                [value for row in chunk for value in values_of(row)])
-            ids += [found[0] for found in cursor.fetchall()]
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                       "FROM generate_series(1, %s)", [meta.db_table, len(rows)])
+        ids: list[int] = [found[0] for found in cursor.fetchall()]
+        # The driver's own cursor (COPY), its errors raised as Django's, like every query's.
+        with database.wrap_database_errors, \
+                cursor.cursor.copy(f"COPY {table} (id, {columns}) FROM STDIN") as copy:
+            for pk, row in zip(ids, rows, strict=True):
+                copy.write_row((pk, *values_of(row)))
         return ids
 
 
@@ -498,7 +499,7 @@ def student_candidates_many(rows: Sequence[Mapping[str, Any]], *,
 
 _CANDIDATE_LIMIT = 10  # per lookup, as ``registry.duplicates`` reads them
 _BY_NAME_AND_BIRTH = (
-    "WITH wanted (name_key, born) AS (VALUES {values}) "
+    "WITH wanted (name_key, born) AS ({values}) "
     "SELECT s.id, s.full_name, s.school_id, s.current_class_id, s.date_of_birth, "
     "s.name_match_key, s.personal_id_number FROM registry_student s "
     "JOIN wanted w ON s.name_match_key = w.name_key AND s.date_of_birth = w.born "
@@ -509,14 +510,21 @@ _BY_NAME_AND_BIRTH = (
 def _by_name_and_birth(pairs: Sequence[tuple[str, dt.date]]) -> Iterator[dict[str, Any]]:
     """The live pupils with one of these (name key, date of birth): one indexed join per chunk
     (an OR of thousands of conditions costs the ORM more than the database)."""
-    placeholder = "(%s, %s::date)" if connection.vendor == "postgresql" else "(%s, %s)"
     names = ("pk", "full_name", "school_id", "current_class_id", "date_of_birth",
              "name_match_key", "personal_id_number")
     date_field = Student._meta.get_field("date_of_birth")
-    for chunk in _chunks(pairs):
-        sql = _BY_NAME_AND_BIRTH.format(values=", ".join([placeholder] * len(chunk)))
-        params = [value for key, born in chunk
-                  for value in (key, date_field.get_db_prep_value(born, connection))]
+    postgres = connection.vendor == "postgresql"
+    for chunk in _chunks(pairs, 5000 if postgres else _CHUNK):
+        params: list[Any]
+        if postgres:  # two arrays: no placeholder per value for the driver to parse
+            sql = _BY_NAME_AND_BIRTH.format(values="SELECT * FROM unnest(%s::text[], "
+                                                   "%s::date[])")
+            params = [[key for key, _born in chunk], [born for _key, born in chunk]]
+        else:
+            sql = _BY_NAME_AND_BIRTH.format(values="VALUES " + ", ".join(["(%s, %s)"]
+                                                                        * len(chunk)))
+            params = [value for key, born in chunk
+                      for value in (key, date_field.get_db_prep_value(born, connection))]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             for row in cursor.fetchall():
