@@ -6,6 +6,7 @@ written on the birth certificate; folding is only ever used for matching keys.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from typing import Final
@@ -104,6 +105,8 @@ def _invalid_name_chars_error() -> TextValueError:
 
 
 def _has_control_chars(value: str) -> bool:
+    if value.isprintable():  # its non-printable categories include all of ours: the common case
+        return False
     return any(unicodedata.category(char) in _CONTROL_CATEGORIES for char in value)
 
 
@@ -154,6 +157,7 @@ def fold_diacritics(value: str) -> str:
     return unicodedata.normalize("NFC", stripped.replace("đ", "d").replace("Đ", "D"))
 
 
+@functools.lru_cache(maxsize=65536)  # names repeat: an import asks for thousands of the same
 def name_match_key(value: str) -> str:
     """Key for matching names: "Nguyễn  Thị Ánh" -> "nguyen thi anh"."""
     folded = fold_diacritics(unicodedata.normalize("NFC", value)).casefold()

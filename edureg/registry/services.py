@@ -615,10 +615,15 @@ def _blocking_many(changed: Mapping[int, Iterable[str]]) -> dict[int, dict[str, 
     fields = {pk: set(names) for pk, names in changed.items()}
     errors: dict[int, dict[str, list[str]]] = defaultdict(dict)
     for chunk in _chunks(sorted(fields)):
-        found = (Finding.objects.filter(owner_entity="student", owner_id__in=chunk,
-                                        entity="student", severity=QualitySeverity.ERROR.value)
+        # By range, the pupils of another writer in it skipped here: an IN of thousands of
+        # ids costs the ORM more than the query (the ids of a batch are mostly contiguous).
+        found = (Finding.objects.filter(owner_entity="student", owner_id__gte=chunk[0],
+                                        owner_id__lte=chunk[-1], entity="student",
+                                        severity=QualitySeverity.ERROR.value)
                  .order_by("pk").values_list("owner_id", "rule_code"))
         for owner_id, code in found:
+            if owner_id not in fields:
+                continue
             rule = rule_set.get(code)
             touched = [name for name in rule.fields if name in fields[owner_id]]
             if touched:
@@ -653,9 +658,11 @@ def _clean_guardians(index: int, guardians: Sequence[GuardianWrite]) -> list[Cle
 
 def _guardians_write(actor: Actor | None, students: Sequence[Student],
                      writes: Sequence[Sequence[GuardianWrite]],
-                     cleaned: Sequence[Sequence[Cleaned]]) -> dict[int, list[dict[str, Any]]]:
+                     cleaned: Sequence[Sequence[Cleaned]], *, new_students: bool = False
+                     ) -> dict[int, list[dict[str, Any]]]:
     """Create, update and link the pupils' guardians (in the caller's transaction); returns,
-    per pupil id, what was done to each guardian, for the pupil's audit event."""
+    per pupil id, what was done to each guardian, for the pupil's audit event.
+    ``new_students``: the pupils were created in this transaction, so none has a link yet."""
     done: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if not any(writes):
         return done
@@ -706,8 +713,10 @@ def _guardians_write(actor: Actor | None, students: Sequence[Student],
         targets.append(row)
     created = list(new_objects.values())
     _insert(created)
-    linked = set(StudentGuardian.objects.filter(student_id__in=[s.pk for s in students])
-                 .values_list("student_id", "guardian_id"))
+    linked: set[tuple[int, int]] = set()
+    for chunk in ([] if new_students else _chunks([s.pk for s in students])):
+        linked.update(StudentGuardian.objects.filter(student_id__in=chunk)
+                      .values_list("student_id", "guardian_id"))
     has_links = {student_id for student_id, _guardian in linked}
     links: list[dict[str, Any]] = []
     for student, items, row in zip(students, writes, targets, strict=True):
@@ -809,7 +818,7 @@ def students_create_many(*, actor: Actor | None, items: Sequence[NewStudent],
              "effective_on": enrolment["started_on"], "note": "", "recorded_by_id": recorded_by}
             for pk, enrolment in zip(enrolment_ids, enrolments, strict=True)])
         written = _guardians_write(actor, students, [item.guardians for item in items],
-                                   guardians)
+                                   guardians, new_students=True)
         audit_record_many(actor=actor, action="student.create", entity="student", items=[
             AuditItem(entity_id=student.pk, school_id=student.school_id,
                       data={"class_id": item.school_class.pk,

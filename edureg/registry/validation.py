@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from edureg.core import clock
 from edureg.core.codelists import get_list
 from edureg.core.personal_id import PersonalIdFormatError, check_personal_id, parse_personal_id
 from edureg.core.phone import PhoneError, normalise_phone
@@ -70,7 +70,7 @@ def parse_date(value: object) -> dt.date | None:
 
 
 def _plausible_birth_date(value: dt.date) -> dt.date:
-    today = timezone.localdate()
+    today = clock.today()
     if value > today:
         raise FieldValueError(_("Ngày sinh nằm trong tương lai; hãy kiểm tra lại năm sinh."))
     if value.year < 1900:
@@ -151,7 +151,7 @@ def _birth_year(value: object) -> int | None:
         year = int(str(value).strip())
     except ValueError as exc:
         raise FieldValueError(_("Năm sinh phải là số có 4 chữ số, ví dụ 1985.")) from exc
-    if not 1900 <= year <= timezone.localdate().year:
+    if not 1900 <= year <= clock.today().year:
         raise FieldValueError(_("Năm sinh phải nằm trong khoảng 1900 đến năm nay."))
     return year
 

@@ -46,7 +46,4 @@ def legacy_ward_to_commune(ward_code: str) -> CodeEntry | None:
 
 def legacy_province_for_id_prefix(prefix: str) -> CodeEntry | None:
     """The pre-2025 province whose 3-digit personal-ID prefix is ``prefix`` (e.g. "079")."""
-    for entry in get_list("legacy_province").entries:
-        if entry.extra_str("id_prefix") == prefix:
-            return entry
-    return None
+    return get_list("legacy_province").find_by_extra("id_prefix", prefix)

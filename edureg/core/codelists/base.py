@@ -95,6 +95,21 @@ class CodeList:
     def _code_widths(self) -> tuple[int, ...]:
         return tuple(sorted({len(entry.code) for entry in self.entries if entry.code.isdigit()}))
 
+    @cached_property
+    def _extra_indexes(self) -> dict[str, Mapping[str | None, CodeEntry]]:
+        return {}
+
+    def find_by_extra(self, key: str, value: str) -> CodeEntry | None:
+        """The first entry whose ``extra[key]`` is ``value``, from an index built on first use
+        (asked once per ID number of an imported workbook)."""
+        index = self._extra_indexes.get(key)
+        if index is None:
+            built: dict[str | None, CodeEntry] = {}
+            for entry in self.entries:
+                built.setdefault(entry.extra_str(key), entry)
+            index = self._extra_indexes[key] = built
+        return index.get(value)
+
     def __len__(self) -> int:
         return len(self.entries)
 

@@ -60,7 +60,12 @@ class _VersionFile:
 
 def code_list_dirs() -> tuple[Path, ...]:
     """The shipped data directory, then the ones configured in ``EDUREG_CODE_LIST_DIRS``."""
-    configured = os.environ.get(CODE_LIST_DIRS_ENV, "")
+    return _dirs_of(os.environ.get(CODE_LIST_DIRS_ENV, ""))
+
+
+@lru_cache(maxsize=8)
+def _dirs_of(configured: str) -> tuple[Path, ...]:
+    # Cached by the setting's text: a look-up per coded value must not build paths each time.
     extra = tuple(Path(item) for item in configured.split(os.pathsep) if item.strip())
     return (SHIPPED_DATA_DIR, *extra)
 
@@ -220,13 +225,27 @@ def current_version(name: str, *, on: date | None = None) -> str:
     return in_force[-1].version
 
 
+# get_list's answers by (configured directories, name, version, day): validation asks for a
+# list once per coded value, tens of thousands of times per imported workbook.
+_resolved: dict[tuple[str, str, str | None, date | None], CodeList] = {}
+
+
 def get_list(name: str, version: str | None = None, *, on: date | None = None) -> CodeList:
     """A code list: the given version, or the one in force on ``on`` (default: today)."""
+    configured = os.environ.get(CODE_LIST_DIRS_ENV, "")
+    day = None if version is not None else (on if on is not None else _today())
+    key = (configured, name, version, day)
+    found = _resolved.get(key)
+    if found is not None:
+        return found
     versions = _versions_of(name)
-    wanted = version if version is not None else current_version(name, on=on)
+    wanted = version if version is not None else current_version(name, on=day)
     for item in versions:
         if item.version == wanted:
-            return _load_path(item.path)
+            if len(_resolved) > 1024:
+                _resolved.clear()
+            found = _resolved[key] = _load_path(item.path)
+            return found
     raise UnknownCodeListError(f"code list {name!r} has no version {wanted!r}")
 
 
@@ -234,3 +253,4 @@ def clear_cache() -> None:
     """Forget loaded files, e.g. after a test writes a new version into a directory."""
     _catalogue.cache_clear()
     _load_path.cache_clear()
+    _resolved.clear()
