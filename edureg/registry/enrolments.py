@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from edureg.access.policy import Actor
 from edureg.audit.services import AuditItem, audit_record_many
+from edureg.registry.bulk import insert_rows
 from edureg.registry.models import Enrolment, EnrolmentStatusChange, SchoolClass, Student
 from edureg.registry.quality import records_refresh
 from edureg.schools.models import SchoolYear, SchoolYearStatus
@@ -137,12 +138,24 @@ def enrolments_move(*, actor: Actor | None, moves: Sequence[EnrolmentMove], ende
                 student_id=move.enrolment.student_id, school_id=move.target.school_id,
                 school_year_id=move.target.school_year_id, school_class=move.target,
                 grade=move.target.grade, status_code=move.start_status, status_since=started_on,
-                started_on=started_on))
-        Enrolment.objects.bulk_create(started, batch_size=_CHUNK)
-        EnrolmentStatusChange.objects.bulk_create(
-            [*endings.values(), *(EnrolmentStatusChange(
-                enrolment=enrolment, status_code=enrolment.status_code, effective_on=started_on,
-                recorded_by_id=recorded_by) for enrolment in started)], batch_size=_CHUNK)
+                started_on=started_on, is_current=True))
+        # Rows without model instances' placeholders per value (``insert_rows``): for a
+        # rollover of the whole authority bulk_create cost more than the database.
+        for enrolment, pk in zip(started, insert_rows(Enrolment, [
+                {"student_id": e.student_id, "school_id": e.school_id,
+                 "school_year_id": e.school_year_id, "school_class_id": e.school_class_id,
+                 "grade": e.grade, "status_code": e.status_code, "status_since": started_on,
+                 "started_on": started_on, "is_current": True} for e in started]), strict=True):
+            enrolment.pk = pk
+        change_ids = insert_rows(EnrolmentStatusChange, [
+            *({"enrolment_id": change.enrolment_id, "status_code": change.status_code,
+               "effective_on": ended_on, "recorded_by_id": recorded_by}
+              for change in endings.values()),
+            *({"enrolment_id": enrolment.pk, "status_code": enrolment.status_code,
+               "effective_on": started_on, "recorded_by_id": recorded_by}
+              for enrolment in started)])
+        for change, pk in zip(endings.values(), change_ids, strict=False):
+            change.pk = pk
         new_by_student = {enrolment.student_id: enrolment for enrolment in started}
         now = timezone.now()
         by_class: dict[int | None, list[int]] = defaultdict(list)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -69,7 +70,13 @@ def carried_name(name: str, grade: int) -> str:
 def _status(*, active: bool | None = None, transfer: str | None = None,
             name: str | None = None) -> str:
     """An enrolment status code from the code list (data, not code), by its flags or name."""
-    for entry in get_list("enrolment_status").entries:
+    return _status_in(get_list("enrolment_status").version, active, transfer, name)
+
+
+@functools.lru_cache(maxsize=64)  # asked per class and per exception of a rollover
+def _status_in(version: str, active: bool | None, transfer: str | None,
+               name: str | None) -> str:
+    for entry in get_list("enrolment_status", version).entries:
         if name is not None and (entry.name == name or name in entry.aliases):
             return entry.code
         if transfer is not None and entry.extra.get("transfer") == transfer:
@@ -443,9 +450,14 @@ def _rollover_school(*, actor: Actor | None, school: School,
     drafts = list(ClassProposal.objects.filter(
         school=school, status=ProposalStatus.DRAFT,
         from_class__school_year__start_year=run.from_start_year).order_by("pk"))
-    for proposal in drafts:
-        try:
-            _promotion_commit(actor=actor, proposal=proposal, run=run, refresh_quality=False)
-        except ValidationError as error:
-            skipped.append(SchoolSkipped(school=school.code, reason=" ".join(error.messages)))
+    # The school's classes in one transaction (each class its own savepoint, so that a class
+    # refused is rolled back alone): a commit per class cost a sixth of the rollover.
+    with transaction.atomic():
+        for proposal in drafts:
+            try:
+                _promotion_commit(actor=actor, proposal=proposal, run=run,
+                                  refresh_quality=False)
+            except ValidationError as error:
+                skipped.append(SchoolSkipped(school=school.code,
+                                             reason=" ".join(error.messages)))
     return skipped
