@@ -1162,6 +1162,8 @@ def plan_workbook(workbook: Workbook, *, school: School, actor: Actor | None,
     if workbook.kind is Kind.STUDENT:
         return _StudentPlanner(workbook, school=school, actor=actor, today=day,
                                findings=findings).plan()
-    raise PlanRefused(_("Nhập tệp cán bộ, giáo viên, nhân viên chưa được hỗ trợ; hãy nhập tệp "
-                        "học sinh."))
+    from edureg.intake.staff_plan import plan_staff_workbook  # it builds on this module
+
+    return plan_staff_workbook(workbook, school=school, actor=actor, today=day,
+                               findings=findings)
 

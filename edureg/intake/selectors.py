@@ -18,7 +18,8 @@ from edureg.access.roles import Perm
 from edureg.audit.services import audit_read
 from edureg.intake.models import IntakeRun
 from edureg.intake.services import report_read
-from edureg.registry.models import Student
+from edureg.intake.source import Kind
+from edureg.registry.models import Staff, Student
 from edureg.schools.models import School
 
 HISTORY_SHOWN = 100
@@ -54,6 +55,7 @@ class RecordShown:
     name: str
     school: str
     visible: bool
+    entity: str = "student"  # or "staff" (a staff export's look-alikes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,10 +96,11 @@ def intake_report(*, actor: Actor, run: IntakeRun, page: int = 1) -> Report | No
     paginator = Paginator(problems, PROBLEMS_PER_PAGE)
     ids = {record["id"] for row in payload["candidates"] for record in row["records"]}
     ids |= {pk for finding in payload["findings"] for pk in finding["record_ids"]}
-    shown = _records_shown(actor, sorted(ids))
+    entity = "staff" if run.kind == Kind.STAFF else "student"
+    shown = _records_shown(actor, sorted(ids), entity=entity)
     visible = sorted(pk for pk, record in shown.items() if record.visible)
     if visible:
-        audit_read(actor=actor, entity="student", ids=visible, school_id=run.school_id,
+        audit_read(actor=actor, entity=entity, ids=visible, school_id=run.school_id,
                    view="intake_dry_run", extra={"intake_run": run.pk})
     return Report(
         problems=paginator.get_page(page),
@@ -113,11 +116,15 @@ def intake_report(*, actor: Actor, run: IntakeRun, page: int = 1) -> Report | No
     )
 
 
-def _records_shown(actor: Actor, ids: Sequence[int]) -> dict[int, RecordShown]:
+def _records_shown(actor: Actor, ids: Sequence[int], *, entity: str = "student"
+                   ) -> dict[int, RecordShown]:
     if not ids:
         return {}
-    visible = set(scope(Student.objects.filter(pk__in=ids), actor, Perm.STUDENT_VIEW)
+    model: type[Student] | type[Staff] = Staff if entity == "staff" else Student
+    perm = Perm.STAFF_VIEW if entity == "staff" else Perm.STUDENT_VIEW
+    visible = set(scope(model.objects.filter(pk__in=ids), actor, perm)
                   .values_list("pk", flat=True))
-    rows = Student.objects.filter(pk__in=ids).values_list("pk", "full_name", "school__name")
+    rows = model.objects.filter(pk__in=ids).values_list("pk", "full_name", "school__name")
     return {pk: RecordShown(record_id=pk, name=name if pk in visible else "", school=school,
-                            visible=pk in visible) for pk, name, school in rows}
+                            visible=pk in visible, entity=entity)
+            for pk, name, school in rows}

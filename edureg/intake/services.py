@@ -43,8 +43,9 @@ from edureg.intake.plan import (
     plan_workbook,
 )
 from edureg.intake.source import Kind, Workbook, WorkbookRefused
+from edureg.intake.staff_plan import StaffRowPlan
 from edureg.privacy.policy import require_acknowledged
-from edureg.registry.models import SchoolClass, Student, Transfer
+from edureg.registry.models import SchoolClass, Staff, Student, Transfer
 from edureg.registry.services import (
     GuardianWrite,
     ItemRejected,
@@ -55,6 +56,7 @@ from edureg.registry.services import (
     students_place_many,
     students_update_many,
 )
+from edureg.registry.staff import NewStaff, StaffChange, staff_create_many, staff_update_many
 from edureg.registry.transfers import transfer_accept
 from edureg.schools.models import School
 
@@ -373,8 +375,38 @@ def _rejected(rows: Sequence[RowPlan], rejected: ItemRejected) -> _RowRejected:
     return _RowRejected(rows[rejected.index], rejected.error)
 
 
+def _apply_staff(actor: Actor | None, plan: Plan, run: IntakeRun,
+                 not_duplicate_reason: str) -> None:
+    """``_apply`` of a staff export: new staff, then changed ones."""
+    perm = Perm.INTAKE_RUN
+    extra = {"intake_run": run.pk}
+    reason = not_duplicate_reason.strip()
+    school = School.objects.get(pk=plan.school_id)
+    writing = [row for row in plan.rows if row.action in WRITING]
+    new = [row for row in writing if row.action is Action.NEW]
+    try:
+        staff_create_many(actor=actor, perm=perm, audit_data=extra, items=[NewStaff(
+            school=school, data=row.values,
+            not_duplicate_reason=reason if row.candidates else "") for row in new])
+    except ItemRejected as rejected:
+        raise _rejected(new, rejected) from None
+    changing = [row for row in writing if isinstance(row, StaffRowPlan)
+                and row.action is not Action.NEW and row.values]
+    people = Staff.objects.in_bulk(sorted({row.staff_id for row in changing
+                                           if row.staff_id is not None}))
+    try:
+        staff_update_many(actor=actor, perm=perm, audit_data=extra, items=[StaffChange(
+            staff=people[row.staff_id or 0], data=row.values,
+            not_duplicate_reason=reason if row.candidates else "") for row in changing])
+    except ItemRejected as rejected:
+        raise _rejected(changing, rejected) from None
+
+
 def _apply(actor: Actor | None, plan: Plan, run: IntakeRun, not_duplicate_reason: str) -> None:
     """Write the plan through the registry's services, in the caller's transaction."""
+    if plan.kind is Kind.STAFF:
+        _apply_staff(actor, plan, run, not_duplicate_reason)
+        return
     perm = Perm.INTAKE_RUN
     extra = {"intake_run": run.pk}
     reason = not_duplicate_reason.strip()

@@ -1151,6 +1151,8 @@ class _Reader:
                  merged: Sequence[tuple[tuple[int, int], tuple[int, int]]] | None,
                  max_rows: int, today: dt.date) -> None:
         self.headers = headers
+        # Only pupils have temporary codes: a staff export's code column is read as it is.
+        self.temporary_codes = headers.kind is Kind.STUDENT
         self.header = header
         self.sheet = sheet_name
         self.offset = offset
@@ -1315,8 +1317,8 @@ class _Reader:
                     self.row_error(error.message, excel_row, field)
                     values[field] = None
         education_id = values.get("education_id")
-        if (isinstance(education_id, str) and not education_id.isdigit()
-                and not values.get("temporary_code")):
+        if (self.temporary_codes and isinstance(education_id, str)
+                and not education_id.isdigit() and not values.get("temporary_code")):
             # Grade-1 pupils wait for their Ministry code; schools put their temporary code in
             # the code column meanwhile. Ministry codes are digits, temporary codes are not.
             values["temporary_code"] = education_id

@@ -91,7 +91,16 @@ def _upload(request: HttpRequest, school_id: int, handler: InMemoryLimited) -> H
 
 # --- The dry run and its result ----------------------------------------------------------------
 
-def _counts(summary: dict[str, int]) -> list[tuple[str, Any, int]]:
+STAFF_COUNT_LABELS = {**COUNT_LABELS, "new": gettext_lazy("Cán bộ mới")}
+# Pupils only: staff are not placed in classes nor transferred by a file.
+_PUPIL_ONLY = frozenset({"moved", "transferred_in"})
+
+
+def _counts(summary: dict[str, int], kind: str = Kind.STUDENT.value
+            ) -> list[tuple[str, Any, int]]:
+    if kind == Kind.STAFF.value:
+        return [(action.value, STAFF_COUNT_LABELS[action.value], summary.get(action.value, 0))
+                for action in ACTIONS if action.value not in _PUPIL_ONLY]
     return [(action.value, COUNT_LABELS[action.value], summary.get(action.value, 0))
             for action in ACTIONS]
 
@@ -111,7 +120,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         else _("Kết quả nhập tệp (lần %(number)d)") % {"number": run.pk}
     return render(request, "web/intake/run.html", {
         "title": title, "school": run.school, "run": run, "report": report,
-        "counts": _counts(run.summary), "summary": run.summary,
+        "counts": _counts(run.summary, run.kind), "summary": run.summary,
         "commit_form": CommitForm(),
         "statuses": RunStatus,
         "breadcrumbs": _crumbs(run.school, (_("Nhập tệp"), reverse(
@@ -139,6 +148,11 @@ def commit(request: HttpRequest, run_id: int) -> HttpResponse:
             messages.error(request, message)
     else:
         summary = done.plan.summary()
+        if run.kind == Kind.STAFF.value:
+            messages.success(request, _(
+                "Đã ghi vào CSDL: %(new)d cán bộ mới, %(updated)d cập nhật.") % {
+                "new": summary["new"], "updated": summary["updated"]})
+            return redirect(back)
         messages.success(request, _(
             "Đã ghi vào CSDL: %(new)d học sinh mới, %(updated)d cập nhật, %(moved)d chuyển "
             "lớp, %(transferred)d chuyển đến.") % {
@@ -188,6 +202,6 @@ def history(request: HttpRequest, school_id: int) -> HttpResponse:
     title = _("Nhập tệp")
     return render(request, "web/intake/history.html", {
         "title": title, "school": school,
-        "rows": [(run, _counts(run.summary), run.summary) for run in runs],
+        "rows": [(run, _counts(run.summary, run.kind), run.summary) for run in runs],
         "breadcrumbs": _crumbs(school, (title, None)),
     })

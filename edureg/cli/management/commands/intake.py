@@ -38,8 +38,8 @@ _LABELS = {
 
 
 class Command(BaseCommand):
-    help = "Nhập tệp xuất danh sách học sinh của Bộ/Sở: soi thử rồi ghi vào CSDL (tất cả hoặc " \
-           "không gì cả)."
+    help = "Nhập tệp xuất danh sách học sinh hoặc cán bộ, giáo viên, nhân viên của Bộ/Sở: soi " \
+           "thử rồi ghi vào CSDL (tất cả hoặc không gì cả)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", metavar="TỆP", help="Tệp .xlsx, .xls hoặc .ods")
