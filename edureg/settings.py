@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "edureg.sharing",
     "edureg.intake",
     "edureg.yearly",
+    "edureg.reports",
     "edureg.web",
     "edureg.api",
     "edureg.cli",

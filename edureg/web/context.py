@@ -27,6 +27,10 @@ class Navigation:
         return has_perm(self.actor, Perm.QUALITY_VIEW)
 
     @cached_property
+    def reports(self) -> bool:
+        return has_perm(self.actor, Perm.REPORT_VIEW)
+
+    @cached_property
     def duplicate_authorities(self) -> list[int]:
         """The authorities whose whole duplicate queue the account reviews."""
         return sorted({g.authority_id for g in grants(self.actor) if g.scope is Scope.AUTHORITY

@@ -45,6 +45,8 @@ from tests.conftest import Cast
 AGGREGATE_DOWNLOADS: Mapping[str, str] = {
     "web:privacy_inventory_csv": "the processing inventory: data categories, field labels, "
                                  "purposes, recipients, retention, security measures",
+    "web:reports_download": "a statistical report's table: counts by grade, sex, status…, "
+                            "small cells suppressed (edureg.reports.exports)",
 }
 
 PAGE_TYPES = frozenset({"text/html", "application/json"})
