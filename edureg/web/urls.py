@@ -6,15 +6,18 @@ from edureg.web import views
 from edureg.web.accounts import urls as accounts_urls
 from edureg.web.accounts import views as accounts_views
 from edureg.web.duplicates import urls as duplicates_urls
+from edureg.web.handover import urls as handover_urls
 from edureg.web.identity import urls as identity_urls
 from edureg.web.intake import urls as intake_urls
 from edureg.web.portal import urls as portal_urls
 from edureg.web.privacy import urls as privacy_urls
 from edureg.web.quality import urls as quality_urls
+from edureg.web.reports import urls as reports_urls
 from edureg.web.sharing import urls as sharing_urls
 from edureg.web.supervision import urls as supervision_urls
 from edureg.web.sync import urls as sync_urls
 from edureg.web.transfers import urls as transfers_urls
+from edureg.web.yearly import urls as yearly_urls
 
 app_name = "web"
 urlpatterns: list[URLPattern] = [
@@ -36,4 +39,7 @@ urlpatterns += (accounts_urls.urlpatterns + supervision_urls.urlpatterns
                 + quality_urls.urlpatterns + identity_urls.urlpatterns
                 + transfers_urls.urlpatterns + duplicates_urls.urlpatterns
                 + privacy_urls.urlpatterns + portal_urls.urlpatterns
-                + sharing_urls.urlpatterns + sync_urls.urlpatterns + intake_urls.urlpatterns)
+                + sharing_urls.urlpatterns + sync_urls.urlpatterns + intake_urls.urlpatterns
+                + yearly_urls.urlpatterns)
+urlpatterns += handover_urls.urlpatterns
+urlpatterns += reports_urls.urlpatterns

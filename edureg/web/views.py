@@ -47,7 +47,7 @@ from edureg.registry.validation import (
     STUDENT_PARENTS,
     clean_person_values,
 )
-from edureg.schools.models import School
+from edureg.schools.models import School, SchoolYear
 from edureg.web import display
 from edureg.web.forms import StudentEditForm, check_context
 from edureg.web.identity.forms import NoIdForm
@@ -56,6 +56,7 @@ from edureg.web.quality import display as quality_display
 from edureg.web.quality.forms import AttestForm, attest_forms
 from edureg.web.transfers import display as transfer_display
 from edureg.web.transfers.forms import TransferRequestForm
+from edureg.yearly.handover import RECEIVING_LEVELS
 
 Crumb = tuple[Any, str | None]
 
@@ -112,6 +113,8 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         "may_view_inventory": has_perm_at(actor, Perm.INVENTORY_VIEW, overview.school.pk),
         "may_view_sync": has_perm_at(actor, Perm.SYNC_VIEW, overview.school.pk),
         "may_run_intake": has_perm_at(actor, Perm.INTAKE_RUN, overview.school.pk),
+        "may_manage_years": has_perm_at(actor, Perm.YEAR_MANAGE, overview.school.pk),
+        "handover": _handover_links(actor, overview.school),
         "identity": _school_identity(request, overview.school),
         "transfers": transfer_display.school_links(actor, overview.school),
         "duplicates": {"open_count": duplicate_selectors.open_count(actor=actor,
@@ -119,6 +122,23 @@ def school(request: HttpRequest, school_id: int) -> HttpResponse:
         if has_perm_at(actor, Perm.DUPLICATE_REVIEW, overview.school.pk) else None,
         "breadcrumbs": [*_school_crumbs(overview.school)[:1], (overview.school.name, None)],
     })
+
+
+def _handover_links(actor: Any, school: School) -> dict[str, Any]:
+    """The turn-of-year hand-over screens the actor may open, for the school's newest year
+    (its new intake) and the year before (its leavers, and the leavers it may claim)."""
+    newest = (SchoolYear.objects.filter(school=school).order_by("-start_year")
+              .values_list("start_year", flat=True).first())
+    if newest is None:
+        return {}
+    return {
+        "leaving_year": newest - 1,
+        "newest_year": newest,
+        "assign": has_perm_at(actor, Perm.HANDOVER_ASSIGN, school.pk),
+        "receives": any(school.level in levels for levels in RECEIVING_LEVELS.values()),
+        "incoming": has_perm_at(actor, Perm.STUDENT_TRANSFER, school.pk),
+        "intake": has_perm_at(actor, Perm.YEAR_INTAKE, school.pk),
+    }
 
 
 def _school_identity(request: HttpRequest, school: School) -> dict[str, Any] | None:

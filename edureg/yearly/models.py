@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from edureg.access.policy import Grant
 from edureg.access.roles import Scope
-from edureg.registry.models import SchoolClass, Staff, Student
+from edureg.registry.models import Enrolment, SchoolClass, Staff, Student
 from edureg.schools.models import Authority, School, SchoolYear
 
 
@@ -109,6 +109,80 @@ class HomeroomProposal(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      null=True, blank=True, related_name="+")
+
+    @classmethod
+    def scope_q(cls, grant: Grant, actor_id: int) -> Q:
+        return _school_q(grant)
+
+
+class HandoverStatus(models.TextChoices):
+    ASSIGNED = "assigned", _("Chờ trường nhận")
+    ACCEPTED = "accepted", _("Đã nhận")
+    DECLINED = "declined", _("Trường nhận trả lại")
+
+
+class Handover(models.Model):
+    """A pupil who completed the top grade of a primary (5) or lower-secondary (9) school,
+    handed over to a receiving school of the same authority (chuyển cấp): assigned by the
+    authority officer or claimed by the receiving school, then accepted into one of its
+    classes of the next year. The same pupil record throughout; ``from_enrolment`` is the
+    ended enrolment of the completed year, ``to_enrolment`` the one the acceptance opened."""
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="+")
+    from_enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="+")
+    from_school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="+")
+    to_school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=HandoverStatus.choices,
+                              default=HandoverStatus.ASSIGNED)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    null=True, blank=True, related_name="+")
+    assigned_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(_("ghi chú của trường nhận"), max_length=300, blank=True)
+    to_enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, null=True,
+                                     blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("bàn giao học sinh chuyển cấp")
+        verbose_name_plural = _("bàn giao học sinh chuyển cấp")
+        constraints = [
+            # At most one standing hand-over per completed year: a second assignment of the
+            # same pupil (a double submission included) cannot slip past the service's check.
+            models.UniqueConstraint(fields=["from_enrolment"],
+                                    condition=Q(status__in=["assigned", "accepted"]),
+                                    name="one_standing_handover"),
+        ]
+        indexes = [models.Index(fields=["to_school", "status"], name="handover_incoming"),
+                   models.Index(fields=["from_school", "status"], name="handover_outgoing")]
+
+    @classmethod
+    def scope_q(cls, grant: Grant, actor_id: int) -> Q:
+        if grant.scope is Scope.AUTHORITY:
+            return Q(from_school__authority_id=grant.authority_id)
+        if grant.scope is Scope.SCHOOL:
+            return Q(from_school_id=grant.school_id) | Q(to_school_id=grant.school_id)
+        return Q(pk__in=[])
+
+
+class IntakeBatch(models.Model):
+    """One new-intake list written for a school and year (grade 1, grade 6 from outside).
+    ``digest`` is the list's fingerprint: the same list submitted twice is refused, not
+    written twice."""
+
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="+")
+    school_year = models.ForeignKey(SchoolYear, on_delete=models.PROTECT, related_name="+")
+    digest = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField()
+    created = models.PositiveIntegerField(default=0)
+    linked = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["school", "digest"],
+                                               name="one_intake_per_list")]
 
     @classmethod
     def scope_q(cls, grant: Grant, actor_id: int) -> Q:

@@ -128,6 +128,14 @@ def year_open(*, actor: Actor | None, school: School, from_start_year: int) -> Y
                               % {"level": school.get_level_display()})
     with transaction.atomic():
         old = _year_of(school, from_start_year)
+        # At most two years open at once, the one being left and the next: an older year still
+        # open would leave pupils current in three years (and the screens' counts ambiguous).
+        older = (SchoolYear.objects.filter(school=school, start_year__lt=from_start_year,
+                                           status=SchoolYearStatus.OPEN)
+                 .order_by("start_year").first())
+        if older is not None:
+            raise ValidationError(_("Năm học %(older)s của trường vẫn đang mở: hãy khoá năm học "
+                                    "đó trước khi mở năm học mới.") % {"older": older.label})
         new, created = SchoolYear.objects.get_or_create(
             school=school, start_year=from_start_year + 1,
             defaults={"starts_on": _next_date(old.starts_on), "ends_on": _next_date(old.ends_on)})

@@ -65,9 +65,19 @@ from edureg.registry.models import (
     Transfer,
     TransferStatus,
 )
+from edureg.reports.models import ReportingRound
+from edureg.schools.models import School, SchoolYear
 from edureg.sharing.models import SharingAgreement
 from edureg.sharing.services import AgreementData, agreement_create
 from edureg.sync.models import SyncChange, SyncStatus
+from edureg.yearly.models import (
+    ClassProposal,
+    Handover,
+    HomeroomProposal,
+    IntakeBatch,
+    PupilException,
+)
+from edureg.yearly.services import promotion_commit, year_open
 from tests import factories as f
 from tests.conftest import Cast
 from tests.web.conftest import edit_form_data
@@ -671,6 +681,192 @@ def _intake_run(name: str, ok: dict[str, int]) -> Endpoint:
                    *_missing("ivan", lambda i: _web(name, _id(i)))))
 
 
+def _years_opened(w: World) -> None:
+    """The next year opened at both schools (by the system), each with a homeroom proposal, a
+    committed class (A's 1A, B's 1A) and a draft one (A's 1B, B's 1C with Dũng): a wrongful
+    commit, undo, exception, confirmation or close would show in the state."""
+    if ClassProposal.objects.exists():
+        return
+    f.assign(w.staff_b, w.cast.class_b)
+    f.make_student(f.make_class(w.cast.school_b, "1C"), "Đặng Văn Dũng")
+    for school, committed in ((w.cast.school_a, w.cast.class_1a),
+                              (w.cast.school_b, w.cast.class_b)):
+        year_open(actor=None, school=school, from_start_year=2026)
+        promotion_commit(actor=None, proposal=ClassProposal.objects.get(from_class=committed))
+
+
+def _year_of(school: str) -> Callable[[World], int]:
+    def pk(w: World) -> int:
+        return SchoolYear.objects.get(school=getattr(w.cast, school), start_year=2026).pk
+
+    return pk
+
+
+def _class_proposal(school: str, name: str) -> Callable[[World], int]:
+    """The promotion proposal of a class of 2026 (made by ``_years_opened``; a missing id
+    before that)."""
+
+    def pk(w: World) -> int:
+        found = ClassProposal.objects.filter(from_class__school=getattr(w.cast, school),
+                                             from_class__name=name).first()
+        return found.pk if found is not None else MISSING_ID
+
+    return pk
+
+
+def _homeroom_proposal(school: str) -> Callable[[World], int]:
+    def pk(w: World) -> int:
+        found = HomeroomProposal.objects.filter(school=getattr(w.cast, school)).first()
+        return found.pk if found is not None else MISSING_ID
+
+    return pk
+
+
+def _exceptions(w: World) -> dict[str, Any]:
+    """Bình (A's 1B) and Dũng (B's 1C) marked as leaving."""
+    dung = Student.objects.filter(full_name="Đặng Văn Dũng").first()
+    return {f"hs_{w.cast.binh.pk}": "left", **({f"hs_{dung.pk}": "left"} if dung else {})}
+
+
+_YEAR_LACKING = ("bob", "carol", "ivan", "erin", "sam", "lam")
+
+
+def _yearly(name: str, ok: dict[str, int], a: Callable[[World], int],
+            b: Callable[[World], int], **extra: Any) -> Endpoint:
+    """A school-year screen on an object of school A: the principal's own; school B's (by A's
+    principal, by the mixed-role principal who only teaches at B), A's by the IT officer who is
+    principal at B, a missing one."""
+    return Endpoint(
+        Access.PERMISSION, ok, _web(name, a), perm=Perm.YEAR_MANAGE, lacking=_YEAR_LACKING,
+        prepare=extra.pop("prepare", _years_opened),
+        not_found=(Case("other_school", "alice", _web(name, b)),
+                   Case("other_school_other_role", "khoa", _web(name, b)),
+                   Case("other_school_other_role", "iris", _web(name, a)),
+                   *_missing("alice", lambda i: _web(name, _id(i)))), **extra)
+
+
+def _handover_ready(w: World) -> None:
+    """Two grade-5 leavers of school A (2026 completed): Hà handed over to school B, which has
+    a grade-6 class in 2027, and Khôi with no receiving school yet; and a lower-secondary
+    school the authority officer may send Khôi to. A wrongful assignment, acceptance or
+    refusal would show in the state."""
+    if Handover.objects.exists():
+        return
+    leavers = f.make_class(w.cast.school_a, "5A", grade=5)
+    ha = f.make_student(leavers, "Đỗ Thị Hà")
+    f.make_student(leavers, "Vũ Minh Khôi")
+    Enrolment.objects.filter(school_class=leavers).update(is_current=False, status_code="10")
+    next_b, _created = SchoolYear.objects.get_or_create(
+        school=w.cast.school_b, start_year=2027,
+        defaults={"starts_on": dt.date(2027, 9, 5), "ends_on": dt.date(2028, 5, 31)})
+    SchoolClass.objects.create(school=w.cast.school_b, school_year=next_b, name="6A", grade=6)
+    f.make_school(w.cast.school_a.authority, code="C0001", name="Trường THCS Nguyễn Du",
+                  level="thcs")
+    Handover.objects.create(student=ha, from_enrolment=Enrolment.objects.get(student=ha),
+                            from_school=w.cast.school_a, to_school=w.cast.school_b,
+                            assigned_at=timezone.now())
+
+
+def _handover_of(name: str) -> Callable[[World], int]:
+    def pk(w: World) -> int:
+        found = Handover.objects.filter(student__full_name=name).first()
+        return found.pk if found is not None else MISSING_ID
+
+    return pk
+
+
+def _assign_data(w: World) -> dict[str, Any]:
+    return {"students": list(Enrolment.objects.filter(student__full_name="Vũ Minh Khôi")
+                             .values_list("pk", flat=True)),
+            "to_school": School.objects.get(code="C0001").pk}
+
+
+def _accept_data(w: World) -> dict[str, Any]:
+    return {"handovers": [_handover_of("Đỗ Thị Hà")(w)],
+            "school_class": SchoolClass.objects.get(school=w.cast.school_b, grade=6).pk}
+
+
+_YEAR_2026, _YEAR_2030 = _id(2026), _id(2030)
+
+
+def _handover_sending(name: str, ok: dict[str, int], **extra: Any) -> Endpoint:
+    """A school's leavers (year.handover_assign): the authority officer's; school B's by A's
+    principal and by the mixed-role principal who only teaches at B, A's by the IT officer who
+    is principal at B, a missing school, a year the school does not have."""
+    return Endpoint(
+        Access.PERMISSION, ok, _web(name, SCHOOL_A, _YEAR_2026), actor="erin",
+        perm=Perm.HANDOVER_ASSIGN, lacking=("bob", "carol", "ivan", "sam", "lam"),
+        prepare=_handover_ready,
+        not_found=(Case("other_school", "alice", _web(name, SCHOOL_B, _YEAR_2026)),
+                   Case("other_school_other_role", "khoa", _web(name, SCHOOL_B, _YEAR_2026)),
+                   Case("other_school_other_role", "iris", _web(name, SCHOOL_A, _YEAR_2026)),
+                   Case("missing_year", "erin", _web(name, SCHOOL_A, _YEAR_2030)),
+                   *_missing("erin", lambda i: _web(name, _id(i), _YEAR_2026))), **extra)
+
+
+def _handover_receiving(name: str, ok: dict[str, int], **extra: Any) -> Endpoint:
+    """The pupils handed over to school B (student.transfer there): its principal's; by A's
+    principal, by the mixed-role principal who only teaches at B, A's by the IT officer who is
+    principal at B, a missing school."""
+    return Endpoint(
+        Access.PERMISSION, ok, _web(name, SCHOOL_B), actor="dave", perm=Perm.STUDENT_TRANSFER,
+        lacking=("bob", "carol", "erin", "ivan", "lam"), prepare=_handover_ready,
+        not_found=(Case("other_school", "alice", _web(name, SCHOOL_B)),
+                   Case("other_school_other_role", "khoa", _web(name, SCHOOL_B)),
+                   Case("other_school_other_role", "iris", _web(name, SCHOOL_A)),
+                   *_missing("dave", lambda i: _web(name, _id(i)))), **extra)
+
+
+def _round_opened(w: World) -> None:
+    """A reporting round of the authority, open, as of a day with data (a wrongful close or
+    sign-off would show in the state)."""
+    ReportingRound.objects.get_or_create(
+        authority=w.cast.school_a.authority, name="Đầu năm học 2026–2027",
+        defaults={"kind": "dau_nam", "as_of": dt.date(2026, 10, 1), "opened_at": timezone.now()})
+
+
+def _round_id(w: World) -> int:
+    found = ReportingRound.objects.first()
+    return found.pk if found is not None else MISSING_ID
+
+
+_REPORT_LACKING = ("bob", "carol", "ivan", "sam", "lam")
+_ROUND_DEFINE_LACKING = ("alice", "bob", "ivan", "sam")
+
+
+def _round_screen(name: str, ok: dict[str, int], *extra: Callable[[World], object],
+                  perm: Perm = Perm.REPORT_VIEW, **options: Any) -> Endpoint:
+    """An authority officer's screen of a round: a principal (whose reach is their school) is
+    told a report.view screen does not exist (report.define ones refuse them: 403), as is a
+    missing round."""
+    return Endpoint(
+        Access.PERMISSION, ok, _web(name, _round_id, *extra), actor="erin", perm=perm,
+        lacking=_REPORT_LACKING if perm is Perm.REPORT_VIEW else _ROUND_DEFINE_LACKING,
+        prepare=_round_opened,
+        not_found=(*((Case("school_wide_only", "alice", _web(name, _round_id, *extra)),)
+                     if perm is Perm.REPORT_VIEW else ()),
+                   *_missing("erin", lambda i: _web(name, _id(i), *extra))), **options)
+
+
+def _school_round(name: str, ok: dict[str, int], perm: Perm, lacking: tuple[str, ...],
+                  **options: Any) -> Endpoint:
+    """The principal's page of a round: school B's (by A's principal, by the mixed-role
+    principal who only teaches at B), A's by the IT officer who is principal at B, a missing
+    round, a missing school."""
+    return Endpoint(
+        Access.PERMISSION, ok, _web(name, _round_id, SCHOOL_A), perm=perm, lacking=lacking,
+        prepare=_round_opened,
+        not_found=(Case("other_school", "alice", _web(name, _round_id, SCHOOL_B)),
+                   Case("other_school_other_role", "khoa", _web(name, _round_id, SCHOOL_B)),
+                   Case("other_school_other_role", "iris", _web(name, _round_id, SCHOOL_A)),
+                   Case("missing_round", "alice", _web(name, _id(MISSING_ID), SCHOOL_A)),
+                   *_missing("alice", lambda i: _web(name, _round_id, _id(i)))), **options)
+
+
+def _report(code: str) -> Callable[[World], str]:
+    return lambda w: code
+
+
 ENDPOINTS: dict[str, Endpoint] = {
     # Sign-in and sign-out: public.
     "web:login": Endpoint(
@@ -1146,6 +1342,97 @@ ENDPOINTS: dict[str, Endpoint] = {
     "web:intake_commit": _intake_run("intake_commit", {"POST": 302}),
     "web:intake_review": _intake_run("intake_review", {"POST": 302}),
     "web:intake_cancel": _intake_run("intake_cancel", {"POST": 302}),
+    # The school year (năm học): the principal's.
+    "web:yearly_years": _yearly("yearly_years", {"GET": 200}, SCHOOL_A, SCHOOL_B),
+    "web:yearly_year": _yearly("yearly_year", {"GET": 200}, _year_of("school_a"),
+                               _year_of("school_b")),
+    "web:yearly_open": _yearly("yearly_open", {"POST": 302}, _year_of("school_a"),
+                               _year_of("school_b"), prepare=None),
+    "web:yearly_close": _yearly("yearly_close", {"POST": 302}, _year_of("school_a"),
+                                _year_of("school_b"), data=lambda w: {"confirm": "on"}),
+    "web:yearly_proposal": _yearly("yearly_proposal", {"GET": 200, "POST": 302},
+                                   _class_proposal("school_a", "1B"),
+                                   _class_proposal("school_b", "1C"), data=_exceptions),
+    "web:yearly_commit": _yearly("yearly_commit", {"POST": 302},
+                                 _class_proposal("school_a", "1B"),
+                                 _class_proposal("school_b", "1C"), data=_exceptions),
+    "web:yearly_undo": _yearly("yearly_undo", {"POST": 302}, _class_proposal("school_a", "1A"),
+                               _class_proposal("school_b", "1A")),
+    "web:yearly_homeroom_confirm": _yearly("yearly_homeroom_confirm", {"POST": 302},
+                                           _homeroom_proposal("school_a"),
+                                           _homeroom_proposal("school_b")),
+    # Graduation hand-over (chuyển cấp) and the new intake list (issue 10).
+    "web:handover_leavers": _handover_sending("handover_leavers", {"GET": 200}),
+    "web:handover_assign": _handover_sending("handover_assign", {"POST": 302},
+                                             data=_assign_data),
+    # The receiving school's pool (year.handover_assign there): B is a primary school, so its
+    # pool is empty and a post of another school's leaver is refused by the form.
+    "web:handover_pool": Endpoint(
+        Access.PERMISSION, {"GET": 200, "POST": 200}, _web("handover_pool", SCHOOL_B, _YEAR_2026),
+        actor="dave", perm=Perm.HANDOVER_ASSIGN, lacking=("bob", "carol", "ivan", "sam", "lam"),
+        prepare=_handover_ready, data=lambda w: {"students": _assign_data(w)["students"]},
+        not_found=(
+            Case("other_school", "alice", _web("handover_pool", SCHOOL_B, _YEAR_2026)),
+            Case("other_school_other_role", "khoa", _web("handover_pool", SCHOOL_B, _YEAR_2026)),
+            Case("other_school_other_role", "iris", _web("handover_pool", SCHOOL_A, _YEAR_2026)),
+            Case("missing_year", "dave", _web("handover_pool", SCHOOL_B, _YEAR_2030)),
+            *_missing("dave", lambda i: _web("handover_pool", _id(i), _YEAR_2026)))),
+    "web:handover_incoming": _handover_receiving("handover_incoming", {"GET": 200}),
+    "web:handover_accept": _handover_receiving("handover_accept", {"POST": 302},
+                                               data=_accept_data),
+    "web:handover_decline": _handover_receiving(
+        "handover_decline", {"POST": 302},
+        data=lambda w: {"handovers": [_handover_of("Đỗ Thị Hà")(w)],
+                        "decision_note": "Ngoài địa bàn tuyển sinh"}),
+    "web:handover_intake": Endpoint(
+        Access.PERMISSION, {"GET": 200, "POST": 200}, _web("handover_intake", SCHOOL_A,
+                                                           _YEAR_2026),
+        perm=Perm.YEAR_INTAKE, lacking=("bob", "carol", "erin", "ivan", "sam"),
+        data=lambda w: {"rows": "Phan Thị Mai; 12/04/2020; Nữ; ; 1A", "action": "check"},
+        not_found=(
+            Case("other_school", "dave", _web("handover_intake", SCHOOL_A, _YEAR_2026)),
+            Case("other_school_other_role", "khoa", _web("handover_intake", SCHOOL_B,
+                                                         _YEAR_2026)),
+            Case("other_school_other_role", "iris", _web("handover_intake", SCHOOL_A,
+                                                         _YEAR_2026)),
+            Case("missing_year", "alice", _web("handover_intake", SCHOOL_A, _YEAR_2030)),
+            *_missing("alice", lambda i: _web("handover_intake", _id(i), _YEAR_2026)))),
+    # Statistical reports (issue 11): the authority officer's rounds (report.define to open
+    # and close), consolidated tables, charts and XLSX/PDF downloads (report.view over the
+    # whole authority); the principal's page of a round and its sign-off (quality.sign_off).
+    "web:reports_rounds": Endpoint(
+        Access.PERMISSION, {"GET": 200}, _web("reports_rounds"), actor="erin",
+        perm=Perm.REPORT_VIEW, lacking=_REPORT_LACKING, prepare=_round_opened),
+    "web:reports_round_open": Endpoint(
+        Access.PERMISSION, {"POST": 302}, _web("reports_round_open"), actor="erin",
+        perm=Perm.REPORT_DEFINE, lacking=_ROUND_DEFINE_LACKING,
+        data=lambda w: {"authority": w.cast.school_a.authority_id,
+                        "name": "Giữa năm học 2026–2027", "kind": "giua_nam",
+                        "as_of": "01/10/2026"}),
+    "web:reports_round": _round_screen("reports_round", {"GET": 200}),
+    "web:reports_round_close": _round_screen("reports_round_close", {"POST": 302},
+                                             perm=Perm.REPORT_DEFINE),
+    "web:reports_tables": _round_screen("reports_tables", {"GET": 200}),
+    "web:reports_download": Endpoint(
+        Access.PERMISSION, {"GET": 200},
+        _web("reports_download", _round_id, _report("hoc_sinh_khoi_gioi_tinh"), _report("xlsx")),
+        actor="erin", perm=Perm.REPORT_VIEW, lacking=_REPORT_LACKING, prepare=_round_opened,
+        not_found=(
+            Case("school_wide_only", "alice", _web("reports_download", _round_id,
+                                                   _report("hoc_sinh_khoi_gioi_tinh"),
+                                                   _report("xlsx"))),
+            Case("unknown_format", "erin", _web("reports_download", _round_id,
+                                                _report("hoc_sinh_khoi_gioi_tinh"),
+                                                _report("csv"))),
+            *_missing("erin", lambda i: _web("reports_download", _id(i),
+                                             _report("hoc_sinh_khoi_gioi_tinh"),
+                                             _report("pdf"))))),
+    "web:reports_charts": _round_screen("reports_charts", {"GET": 200}),
+    "web:reports_school_round": _school_round(
+        "reports_school_round", {"GET": 200}, Perm.REPORT_VIEW, _REPORT_LACKING),
+    "web:reports_sign_off": _school_round(
+        "reports_sign_off", {"POST": 302}, Perm.QUALITY_SIGN_OFF,
+        ("bob", "carol", "erin", "ivan"), data=lambda w: {"note": "Đã rà soát"}),
 }
 
 
@@ -1245,6 +1532,13 @@ def _state() -> dict[str, list[Any]]:
         "subject_requests": list(SubjectRequest.objects.order_by("pk").values()),
         "sharing_agreements": list(SharingAgreement.objects.order_by("pk").values()),
         "intake_runs": list(IntakeRun.objects.order_by("pk").values()),
+        "handovers": list(Handover.objects.order_by("pk").values()),
+        "intake_batches": list(IntakeBatch.objects.order_by("pk").values()),
+        "school_years": list(SchoolYear.objects.order_by("pk").values()),
+        "class_proposals": list(ClassProposal.objects.order_by("pk").values()),
+        "pupil_exceptions": list(PupilException.objects.order_by("pk").values()),
+        "homeroom_proposals": list(HomeroomProposal.objects.order_by("pk").values()),
+        "reporting_rounds": list(ReportingRound.objects.order_by("pk").values()),
     }
 
 

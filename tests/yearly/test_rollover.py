@@ -106,6 +106,13 @@ def test_opening_needs_the_old_year(cast: Cast) -> None:
         year_open(actor=cast.alice, school=cast.school_a, from_start_year=2024)
 
 
+def test_opening_refused_while_an_older_year_is_still_open(cast: Cast) -> None:
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
+    with pytest.raises(ValidationError, match="2026–2027 của trường vẫn đang mở"):
+        year_open(actor=cast.alice, school=cast.school_a, from_start_year=2027)
+    assert not SchoolYear.objects.filter(school=cast.school_a, start_year=2028).exists()
+
+
 def test_other_school_principal_cannot_open_the_year(cast: Cast) -> None:
     with pytest.raises(Http404):
         year_open(actor=cast.dave, school=cast.school_a, from_start_year=2026)

@@ -2,6 +2,7 @@
 
     edureg year rollover (--authority MÃ | --school MÃ) --from 2025 [--promote-all] [--json]
     edureg year close (--authority MÃ | --school MÃ) --year 2025 [--json]
+    edureg year handover (list | assign | accept) …, edureg year intake …  (cli.year_handover)
 
 ``rollover`` opens the year after ``--from`` for each school (classes carried to the next
 grade, homeroom teachers as proposals, one promotion proposal per class) and, with
@@ -21,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from edureg.cli import year_handover
 from edureg.schools.models import Authority, School, SchoolYear
 from edureg.yearly.models import RolloverRun
 from edureg.yearly.services import rollover_run, year_close
@@ -43,6 +45,7 @@ class Command(BaseCommand):
         rollover.add_argument("--promote-all", action="store_true",
                               help="Chốt lên lớp mọi lớp theo đề xuất hiện có")
         close.add_argument("--year", type=int, required=True, metavar="NĂM")
+        year_handover.add_arguments(sub)  # handover, intake
 
     def _schools(self, options: dict[str, Any]) -> tuple[Authority, School | None,
                                                         QuerySet[School]]:
@@ -58,6 +61,11 @@ class Command(BaseCommand):
         return authority, None, School.objects.filter(authority=authority, is_active=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] in ("handover", "intake"):
+            handle = {"handover": year_handover.handle_handover,
+                      "intake": year_handover.handle_intake}[options["action"]]
+            handle(self, options)
+            return
         authority, school, schools = self._schools(options)
         if options["action"] == "close":
             self._close(schools, options["year"], as_json=options["json"])
