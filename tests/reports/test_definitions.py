@@ -12,7 +12,12 @@ from django.core.management import CommandError, call_command
 
 from edureg.audit.models import AuditEvent
 from edureg.reports.models import ReportDefinition
-from edureg.reports.services import definition_load, shipped_definition_files
+from edureg.reports.services import (
+    definition_get,
+    definition_load,
+    definitions_active,
+    shipped_definition_files,
+)
 from edureg.reports.spec import DefinitionError, parse_spec, parse_toml
 from tests.conftest import Cast
 
@@ -136,3 +141,14 @@ def test_cli_refuses_a_definition_with_an_unknown_field(db: None, tmp_path: Path
     with pytest.raises(CommandError, match="home_address"):
         call_command("reports", "load", str(path))
     assert not ReportDefinition.objects.filter(code="hoc_sinh_ton_giao").exists()
+
+
+def test_the_shipped_set_is_stored_again_when_the_table_was_emptied(db: None) -> None:
+    """A database emptied after its migrations (a partial restore, a test flushing every
+    table) still has the standard set the first time one is asked for."""
+    ReportDefinition.objects.all().delete()
+    shipped = {parse_toml(path.read_text(encoding="utf-8")).code
+               for path in shipped_definition_files()}
+    assert {d.code for d in definitions_active()} == shipped
+    assert definition_get(sorted(shipped)[0]).version == 1
+    assert ReportDefinition.objects.count() == len(shipped)  # stored once, not twice
