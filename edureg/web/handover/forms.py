@@ -6,7 +6,7 @@ messages show on the fields they name, hence the services' field names (``studen
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -17,22 +17,27 @@ from edureg.web.quality.forms import _ServiceErrors
 from edureg.web.transfers.forms import grouped_classes
 from edureg.yearly.new_intake import IntakeRow, RowPlan
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
+
 _NOTE_ATTRS = {"rows": 2, "maxlength": "300"}
 NEW_PERSON = "moi"  # the intake decision "a different child": a new record
+
+
+def _pupils_field(invalid: _StrPromise) -> forms.TypedMultipleChoiceField:
+    """The ticked pupils of a hand-over form; ``invalid``: what to say when one is gone."""
+    return forms.TypedMultipleChoiceField(
+        label=_("Học sinh"),
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Hãy chọn ít nhất một học sinh."), "invalid_choice": invalid},
+    )
 
 
 class AssignForm(_ServiceErrors):
     """The authority officer (or the receiving school) gives leavers a receiving school."""
 
-    students = forms.TypedMultipleChoiceField(
-        label=_("Học sinh"),
-        coerce=int,
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={
-            "required": _("Hãy chọn ít nhất một học sinh."),
-            "invalid_choice": _("Có học sinh không còn trong danh sách; hãy tải lại trang."),
-        },
-    )
+    students = _pupils_field(_("Có học sinh không còn trong danh sách; hãy tải lại trang."))
     to_school = forms.TypedChoiceField(
         label=_("Trường nhận"),
         coerce=int,
@@ -65,15 +70,7 @@ class AssignForm(_ServiceErrors):
 class ClaimForm(_ServiceErrors):
     """The receiving school claims leavers nobody has been assigned yet."""
 
-    students = forms.TypedMultipleChoiceField(
-        label=_("Học sinh"),
-        coerce=int,
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={
-            "required": _("Hãy chọn ít nhất một học sinh."),
-            "invalid_choice": _("Có học sinh không còn chờ phân trường; hãy tải lại trang."),
-        },
-    )
+    students = _pupils_field(_("Có học sinh không còn chờ phân trường; hãy tải lại trang."))
 
     def __init__(self, *args: Any, students: Sequence[tuple[int, str]], **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "nhan-hoc-sinh-%s")
@@ -84,15 +81,7 @@ class ClaimForm(_ServiceErrors):
 class AcceptForm(_ServiceErrors):
     """The receiving school takes the pupils it ticks into one of its classes."""
 
-    handovers = forms.TypedMultipleChoiceField(
-        label=_("Học sinh"),
-        coerce=int,
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={
-            "required": _("Hãy chọn ít nhất một học sinh."),
-            "invalid_choice": _("Có học sinh không còn chờ nhận; hãy tải lại trang."),
-        },
-    )
+    handovers = _pupils_field(_("Có học sinh không còn chờ nhận; hãy tải lại trang."))
     school_class = forms.TypedChoiceField(
         label=_("Xếp vào lớp"),
         coerce=int,
@@ -125,15 +114,7 @@ class AcceptForm(_ServiceErrors):
 class DeclineForm(_ServiceErrors):
     """The receiving school gives pupils back, with a reason (required by the service)."""
 
-    handovers = forms.TypedMultipleChoiceField(
-        label=_("Học sinh"),
-        coerce=int,
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={
-            "required": _("Hãy chọn ít nhất một học sinh."),
-            "invalid_choice": _("Có học sinh không còn chờ nhận; hãy tải lại trang."),
-        },
-    )
+    handovers = _pupils_field(_("Có học sinh không còn chờ nhận; hãy tải lại trang."))
     decision_note = forms.CharField(
         label=_("Lý do trả lại"),
         required=False,
