@@ -43,6 +43,8 @@ class EnrolmentMove:
     target: SchoolClass | None = None
     start_status: str = ""
     outcome: str = ""
+    # Added to this pupil's audit event (a school's classes promoted together: the proposal).
+    audit_data: Mapping[str, object] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,97 +96,87 @@ def enrolments_move(*, actor: Actor | None, moves: Sequence[EnrolmentMove], ende
     recorded_by = _actor_id(actor)
     with transaction.atomic():
         wanted = {move.enrolment.pk: move for move in moves}
-        current: dict[int, Enrolment] = {}
+        # The enrolments locked and read as plain values (a model instance each cost more than
+        # the rest of the move): pk → (status, status since, year).
+        current: dict[int, tuple[str, dt.date, int]] = {}
         ids = sorted(wanted)
         for start in range(0, len(ids), _CHUNK):
-            current.update(Enrolment.objects.select_for_update(of=("self",))
-                           .select_related("school_year")
-                           .filter(pk__in=ids[start:start + _CHUNK], is_current=True)
-                           .in_bulk())
+            current.update((pk, (status, since, year)) for pk, status, since, year in (
+                Enrolment.objects.select_for_update()
+                .filter(pk__in=ids[start:start + _CHUNK], is_current=True)
+                .values_list("pk", "status_code", "status_since", "school_year_id")))
         gone = [move.enrolment.student_id for pk, move in wanted.items() if pk not in current]
         if gone:
             raise ValidationError(_("Học sinh không còn học ở lớp này (đã chuyển lớp, chuyển "
                                     "trường hoặc đã lên lớp): %(names)s. Hãy tải lại danh sách.")
                                   % {"names": _names(gone)})
-        for enrolment in current.values():
-            year_writable(enrolment.school_year)
-        started: list[Enrolment] = []
-        endings: dict[int, EnrolmentStatusChange] = {}
-        previous: dict[int, tuple[str, dt.date]] = {}
+        for year in SchoolYear.objects.filter(pk__in={row[2] for row in current.values()}):
+            year_writable(year)
+        endings: dict[int, str] = {}  # enrolment → the status its ending records
+        ended_status: dict[int, str] = {}
         # One UPDATE per kind of ending (not a per-row CASE): a class is a few statements.
         by_ending: dict[str | None, list[int]] = defaultdict(list)
         for pk, move in wanted.items():
-            enrolment = current[pk]
-            previous[pk] = (enrolment.status_code, enrolment.status_since)
-            enrolment.is_current, enrolment.ended_on = False, ended_on
+            status = current[pk][0]
             end_status = move.end_status
-            if end_status is not None and end_status != enrolment.status_code:
-                enrolment.status_code, enrolment.status_since = end_status, ended_on
-                endings[pk] = EnrolmentStatusChange(enrolment=enrolment, status_code=end_status,
-                                                    effective_on=ended_on,
-                                                    recorded_by_id=recorded_by)
+            if end_status is not None and end_status != status:
+                endings[pk] = end_status
             else:
                 end_status = None
+            ended_status[pk] = end_status or status
             by_ending[end_status].append(pk)
         for end_status, pks in by_ending.items():
-            values: dict[str, object] = {"is_current": False, "ended_on": ended_on}
-            if end_status is not None:
-                values |= {"status_code": end_status, "status_since": ended_on}
-            Enrolment.objects.filter(pk__in=pks).update(**values)
-        for move in wanted.values():
-            if move.target is None:
-                continue
-            started.append(Enrolment(
-                student_id=move.enrolment.student_id, school_id=move.target.school_id,
-                school_year_id=move.target.school_year_id, school_class=move.target,
-                grade=move.target.grade, status_code=move.start_status, status_since=started_on,
-                started_on=started_on, is_current=True))
+            for start in range(0, len(pks), _CHUNK):
+                values: dict[str, object] = {"is_current": False, "ended_on": ended_on}
+                if end_status is not None:
+                    values |= {"status_code": end_status, "status_since": ended_on}
+                Enrolment.objects.filter(pk__in=pks[start:start + _CHUNK]).update(**values)
+        starting = [move for move in wanted.values() if move.target is not None]
         # Rows without model instances' placeholders per value (``insert_rows``): for a
         # rollover of the whole authority bulk_create cost more than the database.
-        for enrolment, pk in zip(started, insert_rows(Enrolment, [
-                {"student_id": e.student_id, "school_id": e.school_id,
-                 "school_year_id": e.school_year_id, "school_class_id": e.school_class_id,
-                 "grade": e.grade, "status_code": e.status_code, "status_since": started_on,
-                 "started_on": started_on, "is_current": True} for e in started]), strict=True):
-            enrolment.pk = pk
+        started_ids = insert_rows(Enrolment, [
+            {"student_id": move.enrolment.student_id, "school_id": move.target.school_id,
+             "school_year_id": move.target.school_year_id, "school_class_id": move.target.pk,
+             "grade": move.target.grade, "status_code": move.start_status,
+             "status_since": started_on, "started_on": started_on, "is_current": True}
+            for move in starting if move.target is not None])
         change_ids = insert_rows(EnrolmentStatusChange, [
-            *({"enrolment_id": change.enrolment_id, "status_code": change.status_code,
-               "effective_on": ended_on, "recorded_by_id": recorded_by}
-              for change in endings.values()),
-            *({"enrolment_id": enrolment.pk, "status_code": enrolment.status_code,
+            *({"enrolment_id": pk, "status_code": status, "effective_on": ended_on,
+               "recorded_by_id": recorded_by} for pk, status in endings.items()),
+            *({"enrolment_id": pk, "status_code": move.start_status,
                "effective_on": started_on, "recorded_by_id": recorded_by}
-              for enrolment in started)])
-        for change, pk in zip(endings.values(), change_ids, strict=False):
-            change.pk = pk
-        new_by_student = {enrolment.student_id: enrolment for enrolment in started}
+              for move, pk in zip(starting, started_ids, strict=True))])
+        ending_change = dict(zip(endings, change_ids, strict=False))
+        new_by_student = {move.enrolment.student_id: (pk, move.target.pk if move.target else None)
+                          for move, pk in zip(starting, started_ids, strict=True)}
         now = timezone.now()
         by_class: dict[int | None, list[int]] = defaultdict(list)
         for move in wanted.values():
             by_class[move.target.pk if move.target else None].append(move.enrolment.student_id)
         for class_id, student_ids in by_class.items():
-            Student.objects.filter(pk__in=student_ids).update(current_class_id=class_id,
-                                                              updated_at=now)
+            for start in range(0, len(student_ids), _CHUNK):
+                Student.objects.filter(pk__in=student_ids[start:start + _CHUNK]).update(
+                    current_class_id=class_id, updated_at=now)
         moved: list[MovedEnrolment] = []
         events: list[AuditItem] = []
         for pk, move in wanted.items():
             student_id = move.enrolment.student_id
-            new = new_by_student.get(student_id)
+            started_id, started_class_id = new_by_student.get(student_id, (None, None))
             events.append(AuditItem(entity_id=student_id, school_id=move.enrolment.school_id,
                                     data={"outcome": move.outcome,
                                           "changes": {
                                               "current_class": [move.enrolment.school_class_id,
                                                                 move.target.pk if move.target
                                                                 else None],
-                                              "status_code": [previous[pk][0],
-                                                              current[pk].status_code]},
-                                          **(audit_data or {})}))
-            ending = endings.get(pk)
+                                              "status_code": [current[pk][0],
+                                                              ended_status[pk]]},
+                                          **(audit_data or {}), **(move.audit_data or {})}))
             moved.append(MovedEnrolment(student_id=student_id, ended_id=pk,
-                                        ended_status=previous[pk][0],
-                                        ended_status_since=previous[pk][1],
-                                        ended_change_id=ending.pk if ending else None,
-                                        started_id=new.pk if new is not None else None,
-                                        started_class_id=new.school_class_id if new else None))
+                                        ended_status=current[pk][0],
+                                        ended_status_since=current[pk][1],
+                                        ended_change_id=ending_change.get(pk),
+                                        started_id=started_id,
+                                        started_class_id=started_class_id))
         audit_record_many(actor=actor, action=PROMOTED_ACTION, entity="student", items=events)
         if refresh_quality:
             _refresh([m.student_id for m in moved])

@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.db import transaction
 from django.http import Http404
 
 from edureg.access import policy
@@ -336,3 +337,78 @@ def test_year_command_reports_a_school_without_the_year(cast: Cast) -> None:
     call_command("year", "rollover", "--school", cast.school_a.code, "--from", "2020",
                  stdout=out)
     assert "chưa có năm học 2020–2021" in out.getvalue()
+
+
+def _school_outcome(cast: Cast) -> list[tuple[str, int, str, str | None, bool]]:
+    """Every enrolment of school A (pupil, grade, status, class name, current), in order."""
+    return sorted(
+        (e.student.full_name, e.grade, e.status_code,
+         e.school_class.name if e.school_class else None, e.is_current)
+        for e in Enrolment.objects.filter(school=cast.school_a).select_related(
+            "student", "school_class"))
+
+
+def _with_exceptions(cast: Cast) -> None:
+    """School A: 1A with a pupil repeating and one leaving, 1B plain, a top-grade 5A."""
+    repeat = f.make_student(cast.class_1a, "Lê Thị Hà")
+    left = f.make_student(cast.class_1a, "Võ Văn Khoa")
+    f.make_student(f.make_class(cast.school_a, "5A", grade=5), "Đỗ Thị Lan")
+    opened = year_open(actor=None, school=cast.school_a, from_start_year=2026)
+    SchoolClass.objects.create(school=cast.school_a, school_year=opened.year, name="1A", grade=1)
+    proposal_exceptions_set(actor=None, proposal=_proposal(cast.class_1a), outcomes={
+        repeat.pk: Outcome.REPEAT, left.pk: Outcome.LEFT})
+
+
+def test_bulk_rollover_writes_what_class_by_class_commits_write(cast: Cast) -> None:
+    """The rollover commits a school's classes in one batch: the enrolments, status changes,
+    proposals' undo records and audit events are those of committing each class alone."""
+    _with_exceptions(cast)
+    by_class = {}
+    with transaction.atomic():
+        for proposal in ClassProposal.objects.filter(school=cast.school_a).order_by("pk"):
+            by_class[proposal.from_class.name] = promotion_commit(
+                actor=None, proposal=proposal).outcomes
+        expected = (_school_outcome(cast), EnrolmentStatusChange.objects.count(),
+                    AuditEvent.objects.filter(action="student.promoted").count())
+        transaction.set_rollback(True)
+    run = RolloverRun.objects.create(authority=cast.school_a.authority, from_start_year=2026,
+                                     promote_all=True, started_at=cast.an.created_at)
+    assert rollover_run(actor=None, schools=[cast.school_a], run=run) == []
+    assert (_school_outcome(cast), EnrolmentStatusChange.objects.count(),
+            AuditEvent.objects.filter(action="student.promoted").count()) == expected
+    assert (run.classes_committed, run.pupils_moved) == (3, 5)
+    committed = {e.data["proposal"]: e.data["outcomes"] for e in AuditEvent.objects.filter(
+        action="class_promotion.committed")}
+    proposals = {p.pk: p for p in ClassProposal.objects.filter(school=cast.school_a)}
+    assert {proposals[pk].from_class.name: outcomes
+            for pk, outcomes in committed.items()} == by_class
+    for event in AuditEvent.objects.filter(action="student.promoted"):
+        applied = {m["student_id"] for m in proposals[event.data["proposal"]].applied}
+        assert int(event.entity_id) in applied  # each pupil's event names their class's proposal
+
+
+def test_bulk_rollover_leaves_a_refused_class_in_draft_and_commits_the_others(
+        cast: Cast) -> None:
+    _with_exceptions(cast)
+    # 1A's repeat class removed: 1A cannot be committed, 1B and 5A still are.
+    SchoolClass.objects.filter(school_year__start_year=2027, grade=1).delete()
+    run = RolloverRun.objects.create(authority=cast.school_a.authority, from_start_year=2026,
+                                     promote_all=True, started_at=cast.an.created_at)
+    skipped = rollover_run(actor=None, schools=[cast.school_a], run=run)
+    assert [s.reason for s in skipped] == [
+        "Năm học 2027–2028 chưa có lớp khối 1 cho học sinh ở lại lớp."]
+    assert _proposal(cast.class_1a).status == ProposalStatus.DRAFT
+    assert Enrolment.objects.filter(school_class=cast.class_1a, is_current=True).count() == 3
+    assert (run.classes_committed, run.pupils_moved) == (2, 2)
+
+
+def test_a_class_of_the_bulk_rollover_undoes_alone(cast: Cast) -> None:
+    _with_exceptions(cast)
+    before = _school_outcome(cast)
+    run = RolloverRun.objects.create(authority=cast.school_a.authority, from_start_year=2026,
+                                     promote_all=True, started_at=cast.an.created_at)
+    rollover_run(actor=None, schools=[cast.school_a], run=run)
+    for proposal in ClassProposal.objects.filter(school=cast.school_a):
+        promotion_undo(actor=None, proposal=proposal)
+    assert _school_outcome(cast) == before  # every pupil back, with their former status
+    assert Enrolment.objects.filter(school_year__start_year=2027).count() == 0
