@@ -8,6 +8,9 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+# Converted values remembered per call, at most (a batch's distinct dates are few).
+_PREPARED_MAX = 10_000
+
 
 def insert_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Insert new rows (field attname → value; a missing one takes the field's default) and
@@ -35,10 +38,21 @@ def insert_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) ->
     names = [field.attname for field in fields]
     database = transaction.get_connection()  # the wrapper itself, not the thread-local proxy
 
+    prepared: dict[tuple[int, type, Any], Any] = {}
+
     def values_of(row: Mapping[str, Any]) -> list[Any]:
         values = [now if name in stamped else row.get(name, defaults[name]) for name in names]
         for index, field in converted:
-            values[index] = field.get_db_prep_save(values[index], database)
+            value = values[index]
+            try:  # the same value converted once (a batch's dates are mostly one day)
+                key = (index, type(value), value)
+                values[index] = prepared[key]
+            except KeyError:
+                values[index] = field.get_db_prep_save(value, database)
+                if len(prepared) < _PREPARED_MAX:
+                    prepared[key] = values[index]
+            except TypeError:  # unhashable (JSON)
+                values[index] = field.get_db_prep_save(value, database)
         return values
 
     quote = connection.ops.quote_name

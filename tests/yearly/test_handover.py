@@ -527,3 +527,37 @@ def test_the_pool_shows_only_leavers_of_the_schools_catchment(world: World) -> N
     Student.objects.filter(pk=far.pk).update(permanent_commune="26734")  # registered here
     pool = handover_pool(actor=world.son, school_id=world.thcs.pk, start_year=2026)
     assert far.full_name in {row.full_name for row in pool.rows}
+
+
+def test_grade_9_leavers_graduate_and_go_on_to_an_upper_secondary_school(cast: Cast) -> None:
+    """The same hand-over one level up: grade 9 of a lower-secondary school ends with
+    "Tốt nghiệp", only upper-secondary schools are offered, and the pupil starts grade 10 there
+    on the same record."""
+    authority = cast.school_a.authority
+    thcs = f.make_school(authority, code="C0009", name="Trường THCS Chu Văn An", level="thcs")
+    principal = f.make_user("hoa", Role.PRINCIPAL, thcs)
+    class_9a = f.make_class(thcs, "9A", grade=9)
+    pupil = f.make_student(class_9a, "Trần Bảo Ngọc", date_of_birth=dt.date(2012, 4, 2))
+    Student.objects.filter(pk=pupil.pk).update(current_commune="26734")
+    year_open(actor=principal, school=thcs, from_start_year=2026)
+    result = promotion_commit(actor=principal,
+                              proposal=ClassProposal.objects.get(from_class=class_9a))
+    assert result.outcomes == {"completed": 1}
+    ended = Enrolment.objects.get(student=pupil)
+    assert ended.status_code == "09"  # "Tốt nghiệp"
+    thpt = f.make_school(authority, code="D0001", name="Trường THPT Lê Hồng Phong", level="thpt")
+    class_10 = SchoolClass.objects.create(school=thpt, school_year=_next_year(thpt), name="10A1",
+                                          grade=10)
+    listed = handover_leavers(actor=cast.erin, school_id=thcs.pk, start_year=2026)
+    assert [row.student_id for row in listed.rows] == [pupil.pk]
+    assert [s.pk for s in listed.destinations] == [thpt.pk]  # the THCS schools are not offered
+    assigned = handover_assign(actor=cast.erin, school=thcs, start_year=2026,
+                               enrolment_ids=[ended.pk], to_school=thpt)
+    students_before = Student.objects.count()
+    handover_accept(actor=f.make_user("tam", Role.PRINCIPAL, thpt), to_school=thpt,
+                    handover_ids=[h.pk for h in assigned.handovers], school_class=class_10)
+    assert Student.objects.count() == students_before
+    pupil.refresh_from_db()
+    assert (pupil.school_id, pupil.current_class_id) == (thpt.pk, class_10.pk)
+    started = Enrolment.objects.get(student=pupil, is_current=True)
+    assert (started.school_id, started.grade, started.status_code) == (thpt.pk, 10, "01")
