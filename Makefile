@@ -8,9 +8,10 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 DEMO_SCHOOLS ?= 3
 DEMO_STUDENTS ?= 150
+DEPLOY_ENV ?= /etc/edureg/edureg.env
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check lint typecheck imports migrations-check e2e bench clean
+.PHONY: help run test check lint typecheck imports migrations-check e2e bench clean backup restore deploy-check
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -55,6 +56,15 @@ check: lint typecheck imports migrations-check test ## Everything CI checks
 bench: $(STAMP_DEV) ## Benchmarks (print JSON): seed of 2.5 M students, page timings
 	$(BIN)/python bench/seed.py
 	$(BIN)/python bench/pages.py
+
+backup: $(STAMP_RUN) ## Back up the database (DATABASE_URL, or var/edureg.sqlite3) into EDUREG_BACKUP_DIR (var/backups)
+	scripts/backup.sh
+
+restore: $(STAMP_RUN) ## Restore the newest backup (or BACKUP=dir) into a new scratch database and compare; KEEP=1 keeps the copy
+	scripts/restore.sh $(BACKUP) $(if $(KEEP),,--drop)
+
+deploy-check: $(STAMP_RUN) ## Django's deployment checks with a production env file (DEPLOY_ENV=/etc/edureg/edureg.env)
+	EDUREG_ENV_FILE=$(DEPLOY_ENV) deploy/edureg-run edureg check --deploy --fail-level WARNING
 
 clean: ## Remove the virtual environment and local data (var/)
 	rm -rf $(VENV) var

@@ -195,6 +195,21 @@ SECURE_HSTS_SECONDS = 31536000 if _secure else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _secure
 SECURE_HSTS_PRELOAD = _secure
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _secure else None
+if _secure:
+    # deploy/edureg.env.example marks what must be filled in with CHANGE-ME: a production
+    # started with one left (a published secret key, a sample password) stops here.
+    _unfilled = sorted(name for name, value in os.environ.items()
+                       if (name.startswith("EDUREG_") or name == "DATABASE_URL")
+                       and "CHANGE-ME" in value)
+    if _unfilled:
+        raise ImproperlyConfigured("Fill in the CHANGE-ME placeholders of the environment file: "
+                                   + ", ".join(_unfilled))
+
+# Backups (scripts/backup.sh, scripts/restore.sh; docs/production.md): where backup directories
+# go, and how many of the newest a backup run keeps there (0: all). They hold personal data: in
+# production put them on their own disk and copy them off the machine.
+EDUREG_BACKUP_DIR = Path(env.str("EDUREG_BACKUP_DIR", default=str(VAR_DIR / "backups")))
+EDUREG_BACKUP_KEEP = env.int("EDUREG_BACKUP_KEEP", default=0)
 
 TASKS = {
     "default": {
