@@ -39,3 +39,40 @@ def browser() -> Iterator[Any]:
 def screenshot_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# --- The journeys (test_journeys.py) ------------------------------------------------------------
+# Their key screens go to tests/browser/artefacts/ (gitignored), or to EDUREG_ARTEFACTS_DIR.
+JOURNEY_ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
+
+
+@pytest.fixture
+def artefacts_dir() -> Path:
+    directory = Path(os.environ.get("EDUREG_ARTEFACTS_DIR") or JOURNEY_ARTEFACTS)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@pytest.fixture
+def signed_in_page(browser: Any, live_server: Any) -> Iterator[Any]:
+    """``signed_in_page(user, viewport)``: a page of a fresh browser context whose session is a
+    finished sign-in of ``user`` (second factor included, see ``force_login`` in
+    tests/conftest.py), for journeys whose sign-in is not what they test."""
+    from django.conf import settings
+    from django.test import Client
+
+    contexts: list[Any] = []
+
+    def open_page(user: Any, viewport: dict[str, int]) -> Any:
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(viewport=viewport, locale="vi-VN")
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                              "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                              "url": live_server.url}])
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
