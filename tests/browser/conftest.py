@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.messages.sim_process import message_simulator  # noqa: F401 - a fixture (journeys)
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
