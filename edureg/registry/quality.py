@@ -217,24 +217,20 @@ def _created_at(alias: str) -> str:
     return f"{alias}.created_at"
 
 
-def _student_sql(rule_set: RuleSet, *, batch: bool = False, whole: bool = False) -> str:
-    """``whole``: without the current enrolment's columns (a rescan in whole-table mode joins
-    them from ``_Population``)."""
+def _student_sql(rule_set: RuleSet, *, batch: bool = False) -> str:
     fields = ", ".join(f"s.{name}" for name in _STUDENT_FIELDS)
     checks, join = _checks_join("s", "student", rule_set)
     if batch:  # shared IDs, checks, open duplicate pairs and pending changes joined in Polars
         checks, join = [_created_at("s")], ""
     per_row = [_shared("s", "student"), _duplicate_open("s"), _upstream_pending("s")]
     extra = ", ".join(per_row * (not batch) + checks)
-    enrolment = ("" if whole else
-                 "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
-                 "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id ")
     return (
         f"SELECT s.id AS owner_id, s.id AS record_id, s.school_id, s.current_class_id AS class_id, "  # noqa: S608 - fixed names
-        f"sc.level AS school_level, {'' if whole else 'e.grade, e.status_code, sy.start_year, '}"
-        f"{fields}, {extra} "
+        f"sc.level AS school_level, e.grade, e.status_code, sy.start_year, {fields}, {extra} "
         "FROM registry_student s JOIN schools_school sc ON sc.id = s.school_id "
-        f"{enrolment}{join} WHERE s.merged_into_id IS NULL AND {{where}} ORDER BY s.id"
+        "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
+        "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
+        f"{join} WHERE s.merged_into_id IS NULL AND {{where}} ORDER BY s.id"
     )
 
 
@@ -300,22 +296,17 @@ class _Feed:
     batch_sql: str
     from_owner: tuple[tuple[str, str], ...] = ()
     checks_sql: str | None = None  # the checks, read apart and joined to ``batch_sql``'s frame
-    # Whole-table mode (``_Population``): the chunk's query, or None when the feed is not
-    # read per chunk at all (guardians).
-    whole_sql: str | None = None
 
 
 def _feeds(rule_set: RuleSet, owner: str) -> tuple[_Feed, ...]:
     if owner == "student":
         return (_Feed("student", "student", _student_sql(rule_set), "s",
                       _student_sql(rule_set, batch=True),
-                      checks_sql=_checks_rows_sql("student"),
-                      whole_sql=_student_sql(rule_set, batch=True, whole=True)),
+                      checks_sql=_checks_rows_sql("student")),
                 _Feed("student", "guardian", _guardian_sql(), "s", _guardian_lean_sql(),
                       _FROM_PUPIL))
-    staff = _staff_sql(rule_set, batch=True)
-    return (_Feed("staff", "staff", _staff_sql(rule_set), "t", staff,
-                  checks_sql=_checks_rows_sql("staff"), whole_sql=staff),)
+    return (_Feed("staff", "staff", _staff_sql(rule_set), "t", _staff_sql(rule_set, batch=True),
+                  checks_sql=_checks_rows_sql("staff")),)
 
 
 _ID_TABLES = ("registry_student", "registry_guardian", "registry_staff")
@@ -350,85 +341,6 @@ def _shared_ids(*, own_connection: bool) -> pl.Series:
     return (pairs.group_by("pid").agg(pl.col("name_key").min().alias("low"),
                                       pl.col("name_key").max().alias("high"))
             .filter(pl.col("low") != pl.col("high")).get_column("pid").cast(pl.Utf8))
-
-
-# Whole-table mode: a rescan of many schools on PostgreSQL reads these once, each table
-# sequentially, instead of probing the enrolment, link and guardian indexes for every pupil of
-# every chunk (two thirds of the server's time) and the ID indexes for the shared numbers.
-_WHOLE_PUPILS = ("SELECT s.id AS owner_id, s.school_id, s.personal_id_number, "
-                 "s.name_match_key FROM registry_student s WHERE s.merged_into_id IS NULL")
-_WHOLE_ENROLMENTS = ("SELECT e.student_id AS owner_id, e.grade, e.status_code, sy.start_year "
-                     "FROM registry_enrolment e "
-                     "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
-                     "WHERE e.is_current = TRUE")
-_WHOLE_LINKS = ("SELECT l.student_id AS owner_id, l.guardian_id AS record_id "
-                "FROM registry_studentguardian l")
-_WHOLE_GUARDIANS = (f"SELECT g.id AS record_id, {', '.join(f'g.{n}' for n in _GUARDIAN_FIELDS)}, "  # noqa: S608 - fixed names
-                    "g.name_match_key FROM registry_guardian g")
-_WHOLE_STAFF = ("SELECT t.personal_id_number, t.name_match_key FROM registry_staff t "
-                "WHERE t.personal_id_number IS NOT NULL")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Whole:
-    """Each school's pupils' current enrolments and guardian rows (the guardian feed's own
-    columns), by the pupil's school; and an empty frame of each (a school without any)."""
-
-    enrolments: dict[int, pl.DataFrame]
-    guardians: dict[int, pl.DataFrame]
-    no_enrolments: pl.DataFrame
-    no_guardians: pl.DataFrame
-
-
-@dataclasses.dataclass(frozen=True)
-class _Population:
-    """What a rescan of many schools reads once for all its chunks: the ID numbers held under
-    more than one name and, in whole-table mode, ``_Whole``."""
-
-    shared: pl.Series
-    whole: _Whole | None = None
-
-
-def _held(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.select(pl.col("personal_id_number").cast(pl.Utf8).alias("pid"),
-                        pl.col("name_match_key").cast(pl.Utf8).alias("name_key")
-                        ).drop_nulls("pid")
-
-
-def _by_school(frame: pl.DataFrame) -> dict[int, pl.DataFrame]:
-    return {int(key[0]): part for key, part in
-            frame.partition_by("school_id", as_dict=True, include_key=False).items()}
-
-
-def _whole_population(*, own_connection: bool) -> _Population:
-    """``_Population`` from one sequential read of each table."""
-    pupils = _read_frame(_WHOLE_PUPILS, own_connection=own_connection).with_columns(
-        pl.col("owner_id").cast(pl.Int64), pl.col("school_id").cast(pl.Int64))
-    guardians = _read_frame(_WHOLE_GUARDIANS, own_connection=own_connection).with_columns(
-        pl.col("record_id").cast(pl.Int64))
-    staff = _read_frame(_WHOLE_STAFF, own_connection=own_connection)
-    held = pl.concat([_held(pupils), _held(guardians)] + ([_held(staff)] if staff.height else []))
-    shared = (held.lazy().group_by("pid").agg(pl.col("name_key").min().alias("low"),
-                                               pl.col("name_key").max().alias("high"))
-              .filter(pl.col("low") != pl.col("high")).collect().get_column("pid"))
-    schools = pupils.select("owner_id", "school_id")
-    enrolments = _read_frame(_WHOLE_ENROLMENTS, own_connection=own_connection).with_columns(
-        pl.col("owner_id").cast(pl.Int64)).join(schools, on="owner_id", how="inner")
-    links = _read_frame(_WHOLE_LINKS, own_connection=own_connection).with_columns(
-        pl.col("owner_id").cast(pl.Int64), pl.col("record_id").cast(pl.Int64))
-    rows = (links.lazy().join(schools.lazy(), on="owner_id", how="inner")
-            .join(guardians.lazy().drop("name_match_key"), on="record_id", how="inner")
-            .collect())
-    return _Population(shared=shared, whole=_Whole(
-        enrolments=_by_school(enrolments), guardians=_by_school(rows),
-        no_enrolments=enrolments.drop("school_id").clear(),
-        no_guardians=rows.drop("school_id").clear()))
-
-
-def _whole_tables() -> bool:
-    """Whole-table mode on PostgreSQL, where per-chunk index probes cost the server most of a
-    rescan; SQLite reads the chunks' joins faster than it would the whole tables."""
-    return connection.vendor == "postgresql"
 
 
 # --- per-record path ---------------------------------------------------------------------
@@ -682,23 +594,16 @@ def _rescan_owners(owners: Sequence[str], school_ids: Sequence[int], *, on: dt.d
     own_connection = connection.in_atomic_block
     if not shared_from_all_ids:
         return _rescan(owners, school_ids, on=on, schools_per_chunk=schools_per_chunk,
-                       population=None)
-    whole = _whole_tables() and "student" in owners
-
-    def population(own: bool) -> _Population:
-        if whole:
-            return _whole_population(own_connection=own)
-        return _Population(shared=_shared_ids(own_connection=own))
-
+                       shared=None)
     if own_connection:  # Django's connection is this thread's only
-        found = population(True)
+        found = _shared_ids(own_connection=True)
         return _rescan(owners, school_ids, on=on, schools_per_chunk=schools_per_chunk,
-                       population=lambda: found, whole=whole)
-    # Read while the first chunk is: the rules wait for both.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescan-population") as pool:
-        future = pool.submit(population, False)
+                       shared=lambda: found)
+    # The ID numbers are read while the first chunk is: the rules wait for both.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescan-ids") as pool:
+        future = pool.submit(_shared_ids, own_connection=False)
         return _rescan(owners, school_ids, on=on, schools_per_chunk=schools_per_chunk,
-                       population=future.result, whole=whole)
+                       shared=future.result)
 
 
 def _with_shared(frames: list[tuple[_Feed, pl.DataFrame]], shared: pl.Series
@@ -709,27 +614,6 @@ def _with_shared(frames: list[tuple[_Feed, pl.DataFrame]], shared: pl.Series
         .cast(pl.Int64).alias("personal_id_shared"))) for feed, frame in frames]
 
 
-def _with_population(rule_set: RuleSet, data: _Chunk, whole: _Whole, day: dt.date
-                     ) -> list[tuple[_Feed, pl.DataFrame]]:
-    """A pupil chunk read in whole-table mode completed from ``population``: the pupils'
-    current enrolment joined, and the guardian feed built from the chunk's schools' guardian
-    rows with the columns it takes from its pupil (as ``_chunk_read`` joins them)."""
-    (pupil_feed, pupils), = data.frames
-    enrolments = pl.concat([whole.enrolments.get(int(school), whole.no_enrolments)
-                            for school in data.schools])
-    pupils = pupils.with_columns(pl.col("owner_id").cast(pl.Int64)).join(
-        enrolments, on="owner_id", how="left")
-    guardian_feed = next(feed for feed in _feeds(rule_set, "student")
-                         if feed.entity == "guardian")
-    guardians = pl.concat([whole.guardians.get(int(school), whole.no_guardians)
-                           for school in data.schools]).with_columns(pl.lit(day).alias(TODAY))
-    guardians = guardians.lazy().join(
-        pupils.lazy().select("owner_id", *[pl.col(a).alias(b)
-                                           for a, b in guardian_feed.from_owner]),
-        on="owner_id", how="inner").collect()
-    return [(pupil_feed, pupils), (guardian_feed, guardians)]
-
-
 # A school has about fifteen times as many pupils as staff: staff chunks hold ten times as many
 # schools, so that each read carries enough rows to be worth its connections (on PostgreSQL
 # the staff's 100-school chunks cost a sixth of the rescan for 6 % of its rows).
@@ -737,8 +621,8 @@ STAFF_CHUNK_FACTOR = 10
 
 
 def _rescan(owners: Sequence[str], school_ids: Sequence[int], *, on: dt.date | None,
-            schools_per_chunk: int, population: Callable[[], _Population] | None,
-            whole: bool = False) -> list[ScanReport]:
+            schools_per_chunk: int, shared: Callable[[], pl.Series] | None
+            ) -> list[ScanReport]:
     """The owners' chunks, in order, through one read-ahead: the first chunk of the next owner
     is read while the last of the previous one is measured and written."""
     rule_set = current_rule_set()
@@ -756,18 +640,13 @@ def _rescan(owners: Sequence[str], school_ids: Sequence[int], *, on: dt.date | N
         _OPEN_PAIR_IDS, own_connection=own_connection).get_column("record_id").cast(pl.Int64))
 
     def read(task: tuple[str, Sequence[int]]) -> _Chunk:
-        return _chunk_read(rule_set, task[0], task[1], day=day, batch=population is not None,
-                           whole=whole, own_connection=own_connection, paired_ids=paired_ids)
+        return _chunk_read(rule_set, task[0], task[1], day=day, batch=shared is not None,
+                           own_connection=own_connection, paired_ids=paired_ids)
 
     for data in _read_ahead(tasks, read, ahead=not own_connection):
         owner, report = data.owner, reports[data.owner]
         started = time.perf_counter()
-        frames = data.frames
-        if population is not None:
-            found = population()
-            if found.whole is not None and owner == "student":
-                frames = _with_population(rule_set, data, found.whole, day)
-            frames = _with_shared(frames, found.shared)
+        frames = data.frames if shared is None else _with_shared(data.frames, shared())
         owner_frame, findings, per_owner = _evaluate(rule_set, owner, frames,
                                                      status_rules[owner], masks[owner])
         evaluated = time.perf_counter()
@@ -775,7 +654,7 @@ def _rescan(owners: Sequence[str], school_ids: Sequence[int], *, on: dt.date | N
         written = time.perf_counter()
         report.schools += len(data.schools)
         report.records += owner_frame.height
-        report.rows += sum(frame.height for _, frame in frames)
+        report.rows += sum(frame.height for _, frame in data.frames)
         report.findings += findings.height
         report.read_seconds += data.seconds
         report.rules_seconds += evaluated - started
@@ -801,7 +680,7 @@ def _ids(school_ids: Sequence[int]) -> str:
 
 
 def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: dt.date,
-                batch: bool, own_connection: bool, whole: bool = False,
+                batch: bool, own_connection: bool,
                 paired_ids: Callable[[], pl.Series] | None = None) -> _Chunk:
     from django.utils import timezone
 
@@ -812,8 +691,6 @@ def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: d
     table = "registry_student" if owner == "student" else "registry_staff"
     frames: list[tuple[_Feed, pl.DataFrame]] = []
     for feed in _feeds(rule_set, owner):
-        if whole and feed.whole_sql is None:
-            continue  # from ``_Population``
         queries = []
         for part in parts:
             # Checks belong to the record wherever they were made (a pupil who moved keeps
@@ -821,8 +698,7 @@ def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: d
             check_where = (f"c.record_id IN (SELECT x.id FROM {table} x "  # noqa: S608 - ints
                            f"WHERE x.school_id IN ({_ids(part)}))")
             # Unordered: the frames are joined and grouped by id, and sorting costs the read.
-            sql = (feed.whole_sql or feed.batch_sql) if whole else (
-                feed.batch_sql if batch else feed.sql)
+            sql = feed.batch_sql if batch else feed.sql
             unordered = sql[:sql.rindex(" ORDER BY ")]
             queries.append(unordered.replace("{check_where}", check_where)
                            .replace("{where}", f"{feed.owner_alias}.school_id IN ({_ids(part)})"))

@@ -24,7 +24,6 @@ from edureg.quality.models import (
     RecordState,
     UpstreamPending,
 )
-from edureg.registry import quality as quality_module
 from edureg.registry.models import Enrolment, Guardian, SchoolClass, Staff, Student
 from edureg.registry.quality import records_refresh, rescan
 from edureg.schools.models import School
@@ -126,21 +125,14 @@ def differences(first: dict[str, Any], second: dict[str, Any]) -> dict[str, list
     return found
 
 
-@pytest.mark.parametrize(("schools_per_chunk", "from_empty", "all_ids", "whole"), [
-    (1, True, False, None), (100, True, True, None), (1, True, True, None),
-    (100, False, False, None), (3, True, True, True), (3, True, True, False)])
+@pytest.mark.parametrize(("schools_per_chunk", "from_empty", "all_ids"), [
+    (1, True, False), (100, True, True), (1, True, True), (100, False, False)])
 def test_rescan_stores_what_the_per_record_path_stores(small_city: dt.date,
                                                        schools_per_chunk: int,
-                                                       from_empty: bool, all_ids: bool,
-                                                       whole: bool | None,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                                       from_empty: bool, all_ids: bool) -> None:
     # all_ids: "ID held by someone else" from one read of every table's IDs (as a rescan of
-    # many schools does) instead of the per-row probe the per-record path uses. whole: the
-    # enrolments, guardians and IDs read once, whole tables (PostgreSQL's way; None: the
-    # engine's own choice), or per chunk.
+    # many schools does) instead of the per-row probe the per-record path uses.
     require_a_database_connectorx_can_read()
-    if whole is not None:
-        monkeypatch.setattr(quality_module, "_whole_tables", lambda: whole)
     day = small_city
     school_ids = list(School.objects.values_list("pk", flat=True))
     records_refresh("student", Student.objects.values_list("pk", flat=True), on=day)
