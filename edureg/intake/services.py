@@ -10,6 +10,7 @@ again from where it lies. The audit trail and ``IntakeRun`` keep its sha256, siz
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -119,10 +120,14 @@ def _write_private(path: Path, data: bytes) -> None:
     path.parent.chmod(0o700)
     partial = path.with_name(path.name + ".part")
     partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    partial.replace(path)
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # a half-written copy would hold the disk until expiry
+        raise
 
 
 def _remove_files(run_id: int) -> None:
@@ -176,10 +181,23 @@ def report_read(run: IntakeRun) -> dict[str, Any] | None:
     return report if report.get("fingerprint") == run.plan_fingerprint else None
 
 
+class StorageUnavailable(PlanRefused):
+    """The file could not be kept until the commit (the disk is full, or not writable)."""
+
+
 def _keep(run: IntakeRun, data: bytes, plan: Plan) -> None:
+    """Keep the file and its report for the commit; called inside the run's transaction, so
+    that a file that cannot be kept leaves no run behind (and no part of a file)."""
     path, report = _paths(run.pk)
-    _write_private(path, data)
-    _write_private(report, json.dumps(report_payload(plan), ensure_ascii=False).encode())
+    try:
+        _write_private(path, data)
+        _write_private(report, json.dumps(report_payload(plan), ensure_ascii=False).encode())
+    except OSError as error:
+        logger.error("intake: run %s: the file could not be kept (%s)", run.pk,
+                     error.strerror or type(error).__name__)
+        raise StorageUnavailable(_(
+            "Máy chủ chưa lưu tạm được tệp này (hết chỗ trên đĩa hoặc không ghi được): chưa có "
+            "gì được ghi. Hãy báo quản trị hệ thống rồi tải tệp lên lại.")) from error
 
 
 # --- Dry run -------------------------------------------------------------------------------------
@@ -207,8 +225,13 @@ def intake_dry_run(*, actor: Actor | None, school: School, kind: Kind, data: byt
             created_at=now, reviewed_at=now)
         audit_record(actor=actor, action=actions.INTAKE_DRY_RUN, entity="intake_run",
                      entity_id=run.pk, school_id=school.pk, data=_audit_data(run, plan))
-    if keep:
-        _keep(run, data, plan)
+        if keep:
+            try:
+                _keep(run, data, plan)
+            except StorageUnavailable:
+                with contextlib.suppress(OSError):  # what can be removed (the sweep: the rest)
+                    _remove_files(run.pk)
+                raise
     return DryRun(run=run, plan=plan)
 
 
@@ -231,7 +254,7 @@ def intake_review_again(*, actor: Actor | None, run: IntakeRun) -> DryRun:
         audit_record(actor=actor, action=actions.INTAKE_DRY_RUN, entity="intake_run",
                      entity_id=locked.pk, school_id=locked.school_id,
                      data=_audit_data(locked, plan))
-    _keep(locked, data, plan)
+        _keep(locked, data, plan)  # a refusal leaves the kept file and the plan as they were
     return DryRun(run=locked, plan=plan)
 
 

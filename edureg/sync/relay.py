@@ -334,11 +334,13 @@ def _record(now: dt.datetime, sending: list[SyncChange], outgoing: list[RecordCh
                     finished.append(pk)
             superseded = SyncChange.objects.filter(pk__in=finished).update(
                 status=SyncStatus.SUPERSEDED, acked_at=now)
-            _pending_clear(c.record_id for c in done if c.entity == "student")
+            # The audit chain's head is locked before the quality state, the order every
+            # edit takes them in (the other order deadlocked with a pupil's edit).
             if acked:
                 audit_record(actor=None, action=actions.SYNC_ACKNOWLEDGED, entity="sync",
                              data={"changes": len(sending), "acked": acked,
                                    "rules": rules.version})
+            _pending_clear(c.record_id for c in done if c.entity == "student")
     official = len(student_official_ids_set(issued, source="upstream"))
     return PushReport(sent=len(sending), acked=acked, superseded=superseded, parked=parked,
                       retrying=retrying, official_ids=official)

@@ -182,3 +182,19 @@ def test_someone_who_has_not_read_the_policy_is_sent_to_it(cast: Cast) -> None:
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("web:privacy_policy"))
     assert not IntakeRun.objects.exists()
+
+
+def test_a_file_the_server_cannot_keep_is_refused_with_nothing_recorded(
+        cast: Cast, ivan: User, tmp_path: Path, settings: Any) -> None:
+    """The upload directory cannot be written (here: its parent is a file; a full disk fails
+    the same way, see bench/faults.py): a clear message, no run, no audit event, no file."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_bytes(b"")
+    settings.EDUREG_INTAKE_DIR = blocker / "intake"
+    events = AuditEvent.objects.count()
+    response = _upload(_client(ivan), cast, xlsx([pupil()]))
+    assert response.status_code == 200
+    assert "Máy chủ chưa lưu tạm được tệp này" in response.content.decode()
+    assert not IntakeRun.objects.exists()
+    assert AuditEvent.objects.count() == events
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory"]

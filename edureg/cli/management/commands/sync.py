@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, Min
 
 from edureg.sync.models import SyncChange, SyncStatus
 from edureg.sync.relay import PushReport, sync_run_once
+
+logger = logging.getLogger("edureg.sync")
 
 
 class Command(BaseCommand):
@@ -35,7 +39,17 @@ class Command(BaseCommand):
             return
         total = PushReport()
         while True:
-            report = sync_run_once()
+            try:
+                report = sync_run_once()
+            except (OperationalError, InterfaceError) as error:
+                # The database restarted, or a deadlock: the turn was rolled back whole (an
+                # acknowledgement is written in one transaction), so the next one redoes it.
+                if options["once"]:
+                    raise
+                logger.warning("sync turn failed (%s); retrying", type(error).__name__)
+                connection.close()
+                time.sleep(max(options["interval"], 1.0))
+                continue
             total = total + report
             if options["once"]:
                 break
