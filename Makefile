@@ -6,12 +6,15 @@ BIN := $(VENV)/bin
 EDUREG := $(BIN)/edureg
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+STAMP_BENCH := $(VENV)/.installed-bench
 DEMO_SCHOOLS ?= 3
 DEMO_STUDENTS ?= 150
 DEPLOY_ENV ?= /etc/edureg/edureg.env
+LOADTEST_USERS ?= 200
+LOADTEST_ARGS ?= --schools 500 --students-per-school 1000 --steps 100,200,400,800 --duration 120 --profile
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check lint typecheck imports migrations-check e2e bench clean backup restore deploy-check
+.PHONY: help run test check lint typecheck imports migrations-check e2e bench clean backup restore deploy-check faults loadtest loadtest-soak
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -65,6 +68,19 @@ restore: $(STAMP_RUN) ## Restore the newest backup (or BACKUP=dir) into a new sc
 
 deploy-check: $(STAMP_RUN) ## Django's deployment checks with a production env file (DEPLOY_ENV=/etc/edureg/edureg.env)
 	EDUREG_ENV_FILE=$(DEPLOY_ENV) deploy/edureg-run edureg check --deploy --fail-level WARNING
+
+$(STAMP_BENCH): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $(STAMP_RUN) $(STAMP_DEV) $@
+
+faults: $(STAMP_RUN) ## Fault drills (print JSON): PostgreSQL restart, worker kills, simulators down, disk full
+	$(BIN)/python bench/faults.py
+
+loadtest: $(STAMP_BENCH) ## Load test: start-of-year mix on gunicorn + PostgreSQL on loopback (prints JSON)
+	$(BIN)/python bench/loadtest/run.py $(LOADTEST_ARGS)
+
+loadtest-soak: $(STAMP_BENCH) ## 30-minute soak at half of LOADTEST_USERS: errors and web-worker memory growth
+	$(BIN)/python bench/loadtest/run.py --schools 500 --students-per-school 1000 --users $$(( $(LOADTEST_USERS) / 2 )) --soak 30
 
 clean: ## Remove the virtual environment and local data (var/)
 	rm -rf $(VENV) var
