@@ -125,6 +125,8 @@ _EVENT_INSERT = (
     "entity_id, school_id, data, prev_hash, hash) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
 )
+_EVENT_COPY = ("COPY audit_auditevent (seq, occurred_at, actor_id, actor_label, action, kind, "
+               "entity, entity_id, school_id, data, prev_hash, hash) FROM STDIN")
 
 
 def _locked_head() -> tuple[int, str, dt.datetime | None]:
@@ -246,7 +248,15 @@ def audit_record_many(
                      item.school_id, data_text, last_hash, event_hash))
         last_hash = event_hash
     with connection.cursor() as cursor:
-        cursor.executemany(_EVENT_INSERT.removesuffix(" RETURNING id"), rows)
+        if connection.vendor == "postgresql":
+            # COPY: a school's promotion is tens of thousands of events, and row-by-row
+            # INSERTs cost a fifth of it. The driver's errors are raised as Django's.
+            with transaction.get_connection().wrap_database_errors, \
+                    cursor.cursor.copy(_EVENT_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(_EVENT_INSERT.removesuffix(" RETURNING id"), rows)
         cursor.execute(_HEAD_UPDATE, [seq, last_hash, stored_time, CHAIN])
     return len(rows)
 
