@@ -19,7 +19,7 @@ process that dies is started again, as a deployment's process manager would). A 
    sync queue drains with the upstream simulator applying each change once.
 2. ``worker``: verification jobs (one per class of two schools, ``job_run_task``), pupil edits
    for the relay (``sync_relay_task``, enqueued by ``edureg schedule``) and the scheduler's own
-   tasks; ``edureg db_worker`` is SIGKILLed ``--kills`` times while it runs a task and started
+   tasks; ``edureg worker`` is SIGKILLed ``--kills`` times while it runs a task and started
    again, then once more while it runs a ``dedupe_run_task`` enqueued for the purpose. Every
    person ends answered exactly once, none left waiting, the sync queue drains exactly once
    upstream, and every task that a kill left ``RUNNING`` had its work redone (a later
@@ -306,7 +306,7 @@ class Drills:
     def start_worker(self, rate: str) -> None:
         # Small batches against a slowed simulator: a verification task lasts long enough to
         # be killed (or cut off) in the middle.
-        self.sup.start("worker", [*EDUREG, "db_worker", "--queue-name", "*", "--no-reload"],
+        self.sup.start("worker", [*EDUREG, "worker", "--queue-name", "*", "--no-reload"],
                        EDUREG_REGISTER_RATE=rate, EDUREG_IDENTITY_BATCH_SIZE="5")
 
     def register_control(self, **faults: Any) -> None:

@@ -13,7 +13,7 @@ What runs, all on 127.0.0.1 and all stopped at the end:
   (``prepare.py`` also readies the sign-in accounts and the import workbooks);
 - the web server as in production: gunicorn (gthread) with ``--web-workers`` workers, DEBUG
   off, no access log;
-- the task worker (``edureg db_worker --queue-name '*'``), the upward sync relay (``edureg sync
+- the task worker (``edureg worker --queue-name '*'``), the upward sync relay (``edureg sync
   run``) and an identity verification batch of the whole authority (``edureg identity verify``,
   worked by the task worker), with the population-register, SMS and sector-database simulators;
 - locust, headless, on the same machine (``locustfile.py``: homeroom teachers, principals and
@@ -400,7 +400,7 @@ def main() -> int:
         ])
         if not args.no_background:
             processes.restartable = {
-                "worker": edureg("db_worker", "--queue-name", "*", "--no-reload"),
+                "worker": edureg("worker", "--queue-name", "*", "--no-reload"),
                 "sync": edureg("sync", "run", "--interval", "2"),
             }
             for name, command in processes.restartable.items():

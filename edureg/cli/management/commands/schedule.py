@@ -1,8 +1,9 @@
 """``edureg schedule``: the periodic jobs of a deployment, in one process (``edureg up`` starts
 it). Every few seconds: derive the audit log's record references, send the persons whose
-identity fields changed to be verified again, and enqueue again the verification jobs whose
-worker was lost; take in the changes to synchronise upward and hand the relay to the task
-worker when some are due; end the workbook intakes not committed within
+identity fields changed to be verified again, enqueue again the verification jobs whose
+worker was lost and put back in the queue the tasks of a worker that died
+(``edureg.core.tasks``); take in the changes to synchronise upward and hand the relay to the
+task worker when some are due; end the workbook intakes not committed within
 ``EDUREG_INTAKE_TTL_SECONDS`` of their upload and remove their files. Every hour
 (``EDUREG_AUDIT_ANCHOR_SECONDS``): copy the audit chain's head to the anchor file outside the
 database. Every 15 minutes
@@ -26,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from edureg.audit.services import audit_anchor, refs_catch_up
+from edureg.core.tasks import tasks_recover
 from edureg.identity.services import changes_catch_up, jobs_resume
 from edureg.intake.services import intake_expire
 from edureg.privacy.alerts import privacy_alerts_send
@@ -69,6 +71,7 @@ class Command(BaseCommand):
             self._run("intake_expire", intake_expire)
             self._run("identity_changes", changes_catch_up)
             self._run("identity_resume", jobs_resume)
+            self._run("tasks_recover", tasks_recover)
             today = timezone.localdate()
             if last_daily != today:
                 self._run("quality_snapshot", snapshots_take)

@@ -33,7 +33,7 @@ class Command(BaseCommand):
                 "--threads", "4", "--access-logfile", "-",
                 "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
             ],
-            "worker": [sys.executable, "-m", "edureg.cli.main", "db_worker",
+            "worker": [sys.executable, "-m", "edureg.cli.main", "worker",
                        "--queue-name", "*", "--no-reload"],
             "schedule": [sys.executable, "-m", "edureg.cli.main", "schedule"],
             # The SMS-provider simulator, on EDUREG_MESSAGES_SIM_PORT: one-time codes land in
