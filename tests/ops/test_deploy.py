@@ -49,8 +49,11 @@ def _env_file(tmp_path: Path, *, fill_in: bool) -> Path:
 
 
 def _edureg_run(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # A server's environment: none of the test run's settings, nor the flag the browser tests
+    # set for Playwright's event loop (DJANGO_ALLOW_ASYNC_UNSAFE, which check --deploy refuses).
     env = {key: value for key, value in os.environ.items()
-           if not (key.startswith("EDUREG_") or key == "DATABASE_URL")}
+           if not (key.startswith("EDUREG_") or key in ("DATABASE_URL",
+                                                         "DJANGO_ALLOW_ASYNC_UNSAFE"))}
     env["EDUREG_ENV_FILE"] = str(env_file)
     return subprocess.run([str(DEPLOY / "edureg-run"), *args], env=env,  # noqa: S603
                           capture_output=True, text=True, timeout=120, check=False)
