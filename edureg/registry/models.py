@@ -273,12 +273,7 @@ class Enrolment(models.Model):
                 name="one_current_enrolment_per_student",
             ),
         ]
-        indexes = [
-            models.Index(fields=["school_class", "is_current"]),
-            # The current enrolments of a set of schools (the quality rescan's pupil reads).
-            models.Index(fields=["school"], condition=Q(is_current=True),
-                         name="enrolment_current_by_school"),
-        ]
+        indexes = [models.Index(fields=["school_class", "is_current"])]
 
 
 class EnrolmentStatusChange(models.Model):

@@ -217,58 +217,21 @@ def _created_at(alias: str) -> str:
     return f"{alias}.created_at"
 
 
-# A rescan on PostgreSQL joins the current enrolments of the chunk's schools (read on their
-# partial index and hashed) instead of probing the enrolment index once per pupil (half of the
-# pupil query). A pupil whose current enrolment is at another school, or who has none, comes
-# out without one (``ENROLMENT_FOUND`` null) and is completed by ``_enrolments_elsewhere``.
-ENROLMENT_FOUND = "enrolment_found"
-_CURRENT_BY_SCHOOL = (
-    "LEFT JOIN (SELECT x.student_id, x.grade, x.status_code, x.school_year_id "
-    "FROM registry_enrolment x WHERE x.is_current = TRUE AND x.school_id IN ({schools}) "
-    "OFFSET 0) e ON e.student_id = s.id ")  # OFFSET 0: kept a subquery, hashed once
-
-
-def _student_sql(rule_set: RuleSet, *, batch: bool = False, by_school: bool = False) -> str:
+def _student_sql(rule_set: RuleSet, *, batch: bool = False) -> str:
     fields = ", ".join(f"s.{name}" for name in _STUDENT_FIELDS)
     checks, join = _checks_join("s", "student", rule_set)
     if batch:  # shared IDs, checks, open duplicate pairs and pending changes joined in Polars
         checks, join = [_created_at("s")], ""
     per_row = [_shared("s", "student"), _duplicate_open("s"), _upstream_pending("s")]
-    extra = ", ".join(per_row * (not batch) + checks
-                      + [f"e.student_id AS {ENROLMENT_FOUND}"] * by_school)
-    enrolment = (_CURRENT_BY_SCHOOL if by_school else
-                 "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE ")
+    extra = ", ".join(per_row * (not batch) + checks)
     return (
         f"SELECT s.id AS owner_id, s.id AS record_id, s.school_id, s.current_class_id AS class_id, "  # noqa: S608 - fixed names
         f"sc.level AS school_level, e.grade, e.status_code, sy.start_year, {fields}, {extra} "
         "FROM registry_student s JOIN schools_school sc ON sc.id = s.school_id "
-        f"{enrolment}LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
+        "LEFT JOIN registry_enrolment e ON e.student_id = s.id AND e.is_current = TRUE "
+        "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
         f"{join} WHERE s.merged_into_id IS NULL AND {{where}} ORDER BY s.id"
     )
-
-
-_ENROLMENTS_OF = ("SELECT e.student_id AS owner_id, e.grade, e.status_code, sy.start_year "
-                  "FROM registry_enrolment e "
-                  "LEFT JOIN schools_schoolyear sy ON sy.id = e.school_year_id "
-                  "WHERE e.is_current = TRUE AND e.student_id IN ({ids})")
-_IDS_PER_READ = 10_000
-
-
-def _enrolments_elsewhere(frame: pl.DataFrame, *, own_connection: bool) -> pl.DataFrame:
-    """The pupils read by ``_CURRENT_BY_SCHOOL`` without a current enrolment at their school,
-    given the one they have elsewhere (if any): the columns the per-pupil join gives."""
-    missing = frame.filter(pl.col(ENROLMENT_FOUND).is_null()).get_column("owner_id").to_list()
-    frame = frame.drop(ENROLMENT_FOUND)
-    found = [_read_frame(_ENROLMENTS_OF.replace("{ids}", _ids(missing[at:at + _IDS_PER_READ])),
-                         own_connection=own_connection)
-             for at in range(0, len(missing), _IDS_PER_READ)]
-    found = [part for part in found if part.height]
-    if not found:
-        return frame
-    columns = ("owner_id", "grade", "status_code", "start_year")
-    elsewhere = pl.concat(found).select(*[pl.col(name).cast(frame.schema[name])
-                                          for name in columns])
-    return frame.update(elsewhere, on="owner_id", how="left")
 
 
 # What the guardian feed takes from its pupil's row (pupil column, guardian feed column).
@@ -337,9 +300,8 @@ class _Feed:
 
 def _feeds(rule_set: RuleSet, owner: str) -> tuple[_Feed, ...]:
     if owner == "student":
-        by_school = connection.vendor == "postgresql"
         return (_Feed("student", "student", _student_sql(rule_set), "s",
-                      _student_sql(rule_set, batch=True, by_school=by_school),
+                      _student_sql(rule_set, batch=True),
                       checks_sql=_checks_rows_sql("student")),
                 _Feed("student", "guardian", _guardian_sql(), "s", _guardian_lean_sql(),
                       _FROM_PUPIL))
@@ -739,13 +701,10 @@ def _chunk_read(rule_set: RuleSet, owner: str, schools: Sequence[int], *, day: d
             sql = feed.batch_sql if batch else feed.sql
             unordered = sql[:sql.rindex(" ORDER BY ")]
             queries.append(unordered.replace("{check_where}", check_where)
-                           .replace("{schools}", _ids(part))
                            .replace("{where}", f"{feed.owner_alias}.school_id IN ({_ids(part)})"))
         frame = _read_frame(queries, own_connection=own_connection).with_columns(
             pl.lit(day).alias(TODAY))
         if batch:
-            if ENROLMENT_FOUND in frame.columns:
-                frame = _enrolments_elsewhere(frame, own_connection=own_connection)
             if feed.entity == "student":
                 paired = paired_ids() if paired_ids is not None else _read_frame(
                     _OPEN_PAIR_IDS, own_connection=own_connection
