@@ -391,6 +391,7 @@ def _promote_school(*, actor: Actor | None, school: School, run: RolloverRun,
     one batch (per class, the queries cost more than the pupils). A class that does not fit is
     left in draft and reported; a pupil moved since the read refuses the whole batch
     (``ValidationError``), which the caller then retries class by class."""
+    _authorise(actor, school)
     skipped: list[SchoolSkipped] = []
     with transaction.atomic():
         locked = list(ClassProposal.objects.select_for_update(of=("self",))
