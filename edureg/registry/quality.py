@@ -4,8 +4,8 @@ One SQL text per owner entity (``_FEEDS``) yields every column the rules read â€
 school level, its current enrolment, whether its personal ID is held by a different person,
 which field groups are attested and when each update group was last confirmed. The per-record
 path runs it through Django's cursor for a few ids inside the write's transaction; the rescan
-runs the same text for a range of schools through connectorx into Polars. The rules then see the
-same columns either way.
+runs the same text for a range of schools into Polars (ADBC or connectorx, ``_read_frame``).
+The rules then see the same columns either way.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from urllib.parse import quote
 import polars as pl
 from django.db import connection, transaction
 
+from edureg.core.postgres_frames import read_postgres, reads
 from edureg.core.sqlite_frames import read_sqlite
 from edureg.quality.engine import (
     RowResult,
@@ -469,16 +470,13 @@ def blocking_errors(owner: str, owner_id: int, changed: Iterable[str]) -> dict[s
 
 # --- batch path ----------------------------------------------------------------------------
 
-# A connection to this machine gains nothing from TLS, and connectorx sets it up for every read
-# unless told not to (loading the certificate store: 15 ms of processor time a read, against
-# 2 ms for the read itself, several hundred reads a rescan).
+# A connection to this machine gains nothing from TLS (libpq's default tries it first).
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-def _connectorx_uri() -> str:
+def _postgres_uri() -> str:
+    """Django's PostgreSQL database as a libpq URI, for the batch reads' own connections."""
     db = connection.settings_dict  # the test database's name during tests
-    if connection.vendor == "sqlite":
-        return f"sqlite://{db['NAME']}"
     user, password = quote(db.get("USER") or "", safe=""), quote(db.get("PASSWORD") or "", safe="")
     auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
     host = db.get("HOST") or "localhost"
@@ -500,8 +498,9 @@ _POSTGRES_SESSION = ("SET random_page_cost = 1.1", "SET jit = off",
 
 
 def _read_frame(sql: str | list[str], *, own_connection: bool = False) -> pl.DataFrame:
-    """The rows of one query, or of several concatenated, as a frame. connectorx reads them on
-    its own connections, several queries on as many threads (fast, column-wise). A rescan called
+    """The rows of one query, or of several concatenated, as a frame, read column-wise on
+    connections of their own (several queries on as many threads): PostgreSQL through ADBC
+    (``core.postgres_frames``), SQLite through connectorx in a child process. A rescan called
     inside the caller's transaction (a seed or a test that has not committed) reads through
     Django's cursor (``own_connection``): only this connection sees the rows, and it may hold
     locks another connection would wait on. The rules' expressions accept either typing."""
@@ -517,15 +516,7 @@ def _read_frame(sql: str | list[str], *, own_connection: bool = False) -> pl.Dat
         return pl.concat(frames, how="diagonal_relaxed")
     if connection.vendor == "sqlite":
         return read_sqlite(str(connection.settings_dict["NAME"]), queries)
-    import connectorx
-
-    frame = connectorx.read_sql(_connectorx_uri(), queries[0] if len(queries) == 1 else queries,
-                                return_type="polars",
-                                pre_execution_query=(list(_POSTGRES_SESSION)
-                                                     if connection.vendor == "postgresql"
-                                                     else None))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return read_postgres(_postgres_uri(), queries, _POSTGRES_SESSION)
 
 
 _Task = TypeVar("_Task")
@@ -553,7 +544,7 @@ def _school_chunks(school_ids: Sequence[int], size: int) -> Iterator[Sequence[in
 SHARED_FROM_ALL_IDS_SCHOOLS = 200
 
 
-# Queries per chunk read at once by connectorx (one thread each; 2 beat 1 on 2 cores).
+# Queries per chunk read at once (one thread and connection each; 2 beat 1 on 2 cores).
 READ_PARTS = 2
 
 
@@ -578,7 +569,7 @@ def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
            ) -> ScanReport:
     """Recompute the state of every ``owner`` record of the schools with the same rules, read
     through Polars, written in one transaction per chunk of schools (totals rebuilt). While a
-    chunk is measured and written, the next one is read (connectorx on its own connections,
+    chunk is measured and written, the next one is read (on connections of its own,
     each chunk's halves in parallel), so reading, rules and writing share the cores."""
     (report,) = _rescan_owners((owner,), school_ids, on=on,
                                schools_per_chunk=schools_per_chunk or _default_chunk(),
@@ -589,6 +580,19 @@ def rescan(owner: str, school_ids: Sequence[int], *, on: dt.date | None = None,
 def _rescan_owners(owners: Sequence[str], school_ids: Sequence[int], *, on: dt.date | None,
                    schools_per_chunk: int, shared_from_all_ids: bool | None
                    ) -> list[ScanReport]:
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _rescan_reads(owners, school_ids, on=on, schools_per_chunk=schools_per_chunk,
+                             shared_from_all_ids=shared_from_all_ids)
+    # The rescan's reads share connections opened once (each new one costs PostgreSQL a
+    # backend start, and a rescan of a city makes several hundred reads).
+    with reads(_postgres_uri(), _POSTGRES_SESSION):
+        return _rescan_reads(owners, school_ids, on=on, schools_per_chunk=schools_per_chunk,
+                             shared_from_all_ids=shared_from_all_ids)
+
+
+def _rescan_reads(owners: Sequence[str], school_ids: Sequence[int], *, on: dt.date | None,
+                  schools_per_chunk: int, shared_from_all_ids: bool | None
+                  ) -> list[ScanReport]:
     if shared_from_all_ids is None:
         shared_from_all_ids = len(school_ids) >= SHARED_FROM_ALL_IDS_SCHOOLS
     own_connection = connection.in_atomic_block

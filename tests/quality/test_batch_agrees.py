@@ -1,7 +1,7 @@
-"""The rescan (connectorx + Polars, a school at a time) stores exactly what the per-record path
+"""The rescan (batch reads + Polars, a school at a time) stores exactly what the per-record path
 stores for the same records: the same states, findings and school and class totals.
 
-connectorx reads through a connection of its own, so the data must be committed: these tests
+The batch reads go through connections of their own, so the data must be committed: these tests
 run with ``transaction=True``."""
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ def _check(entity: str, record_id: int, school_id: int, group: str, kind: str,
         checked_at=at, ended_at=at if ended else None)
 
 
-def require_a_database_connectorx_can_read() -> None:
+def require_a_database_batch_reads_can_see() -> None:
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        pytest.fail("connectorx reads through its own connection and cannot see the in-memory "
+        pytest.fail("the batch reads use connections of their own and cannot see the in-memory "
                     f"SQLite test database ({connection.settings_dict['NAME']}): the rescan "
                     "needs a test database in a file (DATABASES TEST NAME) or PostgreSQL.")
 
@@ -132,7 +132,7 @@ def test_rescan_stores_what_the_per_record_path_stores(small_city: dt.date,
                                                        from_empty: bool, all_ids: bool) -> None:
     # all_ids: "ID held by someone else" from one read of every table's IDs (as a rescan of
     # many schools does) instead of the per-row probe the per-record path uses.
-    require_a_database_connectorx_can_read()
+    require_a_database_batch_reads_can_see()
     day = small_city
     school_ids = list(School.objects.values_list("pk", flat=True))
     records_refresh("student", Student.objects.values_list("pk", flat=True), on=day)
@@ -158,7 +158,7 @@ def test_rescan_stores_what_the_per_record_path_stores(small_city: dt.date,
 
 
 def test_rescan_of_some_schools_leaves_the_others_alone(small_city: dt.date) -> None:
-    require_a_database_connectorx_can_read()
+    require_a_database_batch_reads_can_see()
     day = small_city
     first, *_others = School.objects.order_by("pk").values_list("pk", flat=True)
     records_refresh("student", Student.objects.values_list("pk", flat=True), on=day)
@@ -177,7 +177,7 @@ def test_a_save_between_a_chunks_read_and_its_write_keeps_its_state(small_city: 
     from edureg.quality.services import current_rule_set
     from edureg.registry import quality as batch
 
-    require_a_database_connectorx_can_read()
+    require_a_database_batch_reads_can_see()
     day = timezone.localdate()
     school_ids = list(School.objects.values_list("pk", flat=True))
     records_refresh("student", Student.objects.values_list("pk", flat=True), on=day)
