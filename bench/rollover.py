@@ -1,12 +1,16 @@
 """Benchmark the turn of the school year on seeded data; print one JSON object.
 
     .venv/bin/python bench/rollover.py [--schools 20] [--students-per-school 1000]
+                                       [--interrupt-after SECONDS]
 
 Seeds a fresh database (``DATABASE_URL``, empty, or a temporary SQLite file) with the seeding
 of ``edureg seed``, then runs ``edureg year rollover --authority SGD79 --from YEAR
 --promote-all --json`` as its own process and reports its wall time, pupils promoted per
 second, peak memory of that process and what it did; then runs the same command again and
-reports that it moved nobody (the restart path). Preschools are not rolled over (no grades):
+reports that it moved nobody (the restart path). With ``--interrupt-after SECONDS`` the first
+run is killed (SIGKILL) that long after its start and run again to the end; the report then
+counts the pupils enrolled twice in the new year and those left behind in the old one (both
+must be 0). Preschools are not rolled over (no grades):
 their pupils are counted apart. Target of issue 10: 500 schools / 500,000 pupils ≤ 300 s in
 bounded memory.
 """
@@ -17,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,13 +38,66 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _rollover(start_year: int) -> tuple[dict[str, Any], float]:
+def _command(start_year: int) -> list[str]:
+    return [sys.executable, "-m", "edureg.cli.main", "year", "rollover", "--authority", "SGD79",
+            "--from", str(start_year), "--promote-all", "--json"]
+
+
+def _rollover(start_year: int) -> tuple[dict[str, Any], float, float]:
+    """The command's report, its wall seconds and its peak memory in MiB (of that process and
+    the processes it waited for, not of the seeding's: ``wait4``'s own usage)."""
     started = time.perf_counter()
-    done = subprocess.run(  # noqa: S603 - our own command, fixed arguments
-        [sys.executable, "-m", "edureg.cli.main", "year", "rollover", "--authority", "SGD79",
-         "--from", str(start_year), "--promote-all", "--json"],
-        check=True, capture_output=True, text=True, cwd=ROOT)
-    return json.loads(done.stdout), time.perf_counter() - started
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+            _command(start_year), stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, process.args, out.read(),
+                                                err.read())
+        return json.loads(out.read()), seconds, usage.ru_maxrss / 1024
+
+
+def _killed_after(start_year: int, seconds: float) -> bool:
+    """The rollover started and killed (SIGKILL) ``seconds`` later; False if it ended first."""
+    process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+        _command(start_year), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        return True
+    return False
+
+
+def _year_invariants(start_year: int) -> dict[str, int]:
+    """Pupils enrolled twice in the new year, and pupils of graded schools still current in the
+    old one (a pupil skipped); both must be 0 after a complete rollover."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT e.student_id FROM registry_enrolment e "
+            "JOIN schools_schoolyear y ON y.id = e.school_year_id WHERE y.start_year = %s "
+            "GROUP BY e.student_id HAVING COUNT(*) > 1) twice", [start_year + 1])
+        twice = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COUNT(*) FROM registry_enrolment e "
+            "JOIN schools_schoolyear y ON y.id = e.school_year_id "
+            "JOIN schools_school s ON s.id = e.school_id "
+            "WHERE e.is_current AND y.start_year = %s AND s.level <> 'mam_non'", [start_year])
+        behind = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COUNT(*) FROM registry_enrolment e "
+            "JOIN schools_schoolyear y ON y.id = e.school_year_id WHERE y.start_year = %s",
+            [start_year + 1])
+        enrolled = cursor.fetchone()[0]
+    return {"pupils_enrolled_twice": twice, "pupils_left_behind": behind,
+            "new_year_enrolments": enrolled}
 
 
 def main() -> int:
@@ -47,6 +105,8 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--schools", type=int, default=20)
     parser.add_argument("--students-per-school", type=int, default=1000)
+    parser.add_argument("--interrupt-after", type=float, default=None, metavar="SECONDS",
+                        help="kill the first run this long after its start, then resume it")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="edureg-bench-rollover-", dir="/tmp"))
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
@@ -82,10 +142,20 @@ def main() -> int:
     result["preschool_pupils"] = current.filter(school__level="mam_non").count()
     connection.close()
 
+    if args.interrupt_after is not None:
+        killed = _killed_after(start_year, args.interrupt_after)
+        resumed, seconds, _ = _rollover(start_year)
+        result["interrupted"] = {"killed_after_seconds": args.interrupt_after, "killed": killed,
+                                 "resumed_seconds": round(seconds, 1),
+                                 "resumed_pupils_moved": resumed["pupils_moved"],
+                                 **_year_invariants(start_year)}
+        connection.close()
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+
     cpu = _children_cpu()
-    first, seconds = _rollover(start_year)
+    first, seconds, peak_mib = _rollover(start_year)
     first_cpu, cpu = _children_cpu() - cpu, _children_cpu()
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result["rollover"] = {
         "seconds": round(seconds, 1),
         "schools_opened": first["schools_opened"],
@@ -94,14 +164,15 @@ def main() -> int:
         "pupils_per_second": round(first["pupils_moved"] / seconds, 1),
         # Processor time of the command: what a busy machine does not distort.
         "cpu_seconds": round(first_cpu, 1),
-        "max_rss_mib": round(peak_kib / 1024, 1),
+        "max_rss_mib": round(peak_mib, 1),
         "problems": len(first["problems"]),
         "problem_sample": first["problems"][:2],
     }
-    again, seconds = _rollover(start_year)
+    again, seconds, _ = _rollover(start_year)
     result["rerun"] = {"seconds": round(seconds, 1), "cpu_seconds": round(_children_cpu() - cpu, 1),
                        "pupils_moved": again["pupils_moved"],
                        "classes_committed": again["classes_committed"]}
+    result["invariants"] = _year_invariants(start_year)
     result["projection_500k_seconds"] = round(500_000 / result["rollover"]["pupils_per_second"])
     result["targets"] = {"rollover_500k_seconds": 300}
     print(json.dumps(result, ensure_ascii=False))
