@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from procmem import TreeMemory  # noqa: E402 - bench/ is the script's own folder
 
 # Planted kind → (entity, field) → rule codes that count as finding it.
 EXPECTED: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
@@ -148,7 +148,7 @@ def rescan() -> dict[str, Any]:
     process = subprocess.Popen(
         [sys.executable, "-m", "edureg.cli.main", "quality", "scan", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    peak = _TreeMemory(process.pid)
+    peak = TreeMemory(process.pid)
     peak.start()
     stdout, stderr = process.communicate()
     peak.stop()
@@ -165,51 +165,6 @@ def rescan() -> dict[str, Any]:
     report["load_average_1m"] = round(os.getloadavg()[0], 2)
     return report
 
-
-class _TreeMemory(threading.Thread):
-    """The peak resident memory of a process and its descendants together (Linux /proc)."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.peak_kib = pid, 0
-        self.done = threading.Event()
-
-    @property
-    def mib(self) -> int | None:
-        return round(self.peak_kib / 1024) if self.peak_kib else None
-
-    def run(self) -> None:
-        while not self.done.wait(0.2):
-            self.peak_kib = max(self.peak_kib, _tree_rss_kib(self.pid))
-
-    def stop(self) -> None:
-        self.done.set()
-        self.join()
-
-
-def _tree_rss_kib(root: int) -> int:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    tree, grown = {root}, True
-    while grown:
-        found = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= found
-        grown = bool(found)
-    total = 0
-    for pid in tree:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines()
-                       if line.startswith("VmRSS:")), 0)
-    return total
 
 
 def detection(register_path: Path) -> dict[str, Any]:

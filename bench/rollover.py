@@ -31,6 +31,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from procmem import TreeMemory  # noqa: E402 - bench/ is the script's own folder
 
 
 def _children_cpu() -> float:
@@ -43,22 +44,21 @@ def _command(start_year: int) -> list[str]:
             "--from", str(start_year), "--promote-all", "--json"]
 
 
-def _rollover(start_year: int) -> tuple[dict[str, Any], float, float]:
-    """The command's report, its wall seconds and its peak memory in MiB (of that process and
-    the processes it waited for, not of the seeding's: ``wait4``'s own usage)."""
+def _rollover(start_year: int) -> tuple[dict[str, Any], float, int | None]:
+    """The command's report, its wall seconds and the peak memory (MiB) of its process tree,
+    sampled from /proc (its ``ru_maxrss`` would count the seeding's size, shared at fork)."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
-            _command(start_year), stdout=out, stderr=err, cwd=ROOT)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        if process.returncode:
-            raise subprocess.CalledProcessError(process.returncode, process.args, out.read(),
-                                                err.read())
-        return json.loads(out.read()), seconds, usage.ru_maxrss / 1024
+    process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+        _command(start_year), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT)
+    peak = TreeMemory(process.pid)
+    peak.start()
+    stdout, stderr = process.communicate()
+    peak.stop()
+    seconds = time.perf_counter() - started
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, process.args, stdout, stderr)
+    return json.loads(stdout), seconds, peak.mib
 
 
 def _killed_after(start_year: int, seconds: float) -> bool:
@@ -164,7 +164,7 @@ def main() -> int:
         "pupils_per_second": round(first["pupils_moved"] / seconds, 1),
         # Processor time of the command: what a busy machine does not distort.
         "cpu_seconds": round(first_cpu, 1),
-        "max_rss_mib": round(peak_mib, 1),
+        "peak_tree_rss_mib": peak_mib,
         "problems": len(first["problems"]),
         "problem_sample": first["problems"][:2],
     }
