@@ -222,7 +222,10 @@ TASKS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Tracebacks name the exceptions and their frames but withhold the messages, which can
+    # carry the values a query failed on (edureg.core.logs).
+    "formatters": {"plain": {"()": "edureg.core.logs.WithheldTracebackFormatter",
+                             "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("EDUREG_LOG_LEVEL", default="INFO")},
     "loggers": {
