@@ -61,7 +61,7 @@ def username_propose(full_name: str) -> str:
     return candidate
 
 
-def _clean_username(username: str) -> str:
+def clean_username(username: str) -> str:
     username = username.strip()
     if not username:
         raise ValidationError({"username": [_("Hãy nhập tên đăng nhập.")]})
@@ -109,7 +109,7 @@ def account_create(*, actor: Actor, school: School, username: str, full_name: st
     policy.require(actor, Perm.ACCOUNT_MANAGE, school)
     errors: dict[str, list[str]] = {}
     try:
-        username = _clean_username(username)
+        username = clean_username(username)
     except ValidationError as error:
         errors.update(error.message_dict)
     try:
