@@ -525,6 +525,29 @@ def curated_small_lists() -> list[ListFile]:
             ],
         ),
         default(
+            "preschool_age_group",
+            [
+                # In order, youngest first. ``next``: the group a class moves up to at the turn
+                # of the year (none: its children complete preschool and go on to grade 1);
+                # ``word``: the word a class of the group is named by ("Mầm 1" → "Chồi 1");
+                # ``age``: the age the children turn in the calendar year the school year starts.
+                simple("nt_3_12", "Nhà trẻ 3–12 tháng", "Nhóm trẻ 3–12 tháng",
+                       age=0, word="", next="nt_13_24"),
+                simple("nt_13_24", "Nhà trẻ 13–24 tháng", "Nhóm trẻ 13–24 tháng",
+                       age=1, word="", next="nt_25_36"),
+                simple("nt_25_36", "Nhà trẻ 25–36 tháng", "Nhóm trẻ 25–36 tháng",
+                       age=2, word="", next="mg_3_4"),
+                simple("mg_3_4", "Mẫu giáo 3–4 tuổi", "Mẫu giáo bé", "Mầm",
+                       age=3, word="Mầm", next="mg_4_5"),
+                simple("mg_4_5", "Mẫu giáo 4–5 tuổi", "Mẫu giáo nhỡ", "Chồi",
+                       age=4, word="Chồi", next="mg_5_6"),
+                simple("mg_5_6", "Mẫu giáo 5–6 tuổi", "Mẫu giáo lớn", "Lá",
+                       age=5, word="Lá", next=None),
+            ],
+            f"{EDUREG_DEFAULT}: age groups of the preschool programme (nhà trẻ by months, "
+            "mẫu giáo by years) [S]; codes and class-name words are edureg's",
+        ),
+        default(
             "position_group",
             [
                 simple("can_bo_quan_ly", "Cán bộ quản lý", "CBQL"),

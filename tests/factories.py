@@ -55,9 +55,10 @@ def current_year(school: School) -> SchoolYear:
     return SchoolYear.objects.get(school=school, start_year=2026)
 
 
-def make_class(school: School, name: str = "1A", grade: int = 1) -> SchoolClass:
+def make_class(school: School, name: str = "1A", grade: int = 1,
+               age_group: str = "") -> SchoolClass:
     return SchoolClass.objects.create(school=school, school_year=current_year(school),
-                                      name=name, grade=grade)
+                                      name=name, grade=grade, age_group=age_group)
 
 
 def make_student(school_class: SchoolClass, full_name: str = "Nguyễn Văn An",

@@ -6,8 +6,8 @@ intake list, run by the server's operator (as the system). Part of the ``year`` 
     edureg year handover accept --school MÃ_TRƯỜNG_NHẬN --class 6A --year 2026 [--json]
     edureg year intake --school MÃ --year 2026 --file DANH_SÁCH.csv [--commit] [--json]
 
-``list`` counts a school's leavers (grade 5 or 9 completed) by hand-over state; ``assign``
-gives every leaver still without a receiving school (of one class, with ``--class``) the
+``list`` counts a school's leavers (preschool, grade 5 or 9 completed) by hand-over state;
+``assign`` gives every leaver still without a receiving school (of one class, with ``--class``) the
 school ``--to``; ``accept`` takes every pupil assigned to the school into its class ``--class``
 of year ``--year``. ``intake`` checks a CSV list (columns ``ho_ten``, ``ngay_sinh``,
 ``gioi_tinh``, ``so_dinh_danh``, ``lop``, and ``lien_ket``: the code of the existing record a
@@ -45,7 +45,8 @@ _COLUMNS = {
 
 
 def add_arguments(sub: Any) -> None:
-    handover = sub.add_parser("handover", help="Bàn giao học sinh hoàn thành lớp 5/lớp 9")
+    handover = sub.add_parser(
+        "handover", help="Bàn giao trẻ hoàn thành mầm non, học sinh hoàn thành lớp 5/lớp 9")
     handover.add_argument("step", choices=["list", "assign", "accept"])
     handover.add_argument("--school", required=True, metavar="MÃ_TRƯỜNG")
     handover.add_argument(

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from edureg.access.policy import Grant
 from edureg.access.roles import Scope
+from edureg.core.codelists import get_list
 from edureg.schools.models import School, SchoolYear
 
 # The fields verified against the national population register, per entity. Once verified they
@@ -47,6 +48,9 @@ class SchoolClass(models.Model):
     school_year = models.ForeignKey(SchoolYear, on_delete=models.PROTECT, related_name="classes")
     name = models.CharField(_("tên lớp"), max_length=30)
     grade = models.PositiveSmallIntegerField(_("khối"))
+    # Preschool classes (grade 0): the age group, a code of the ``preschool_age_group`` list;
+    # empty for the grades of school and for mixed-age preschool classes.
+    age_group = models.CharField(_("nhóm tuổi"), max_length=12, blank=True, default="")
     homeroom_teacher = models.ForeignKey(
         "Staff",
         on_delete=models.SET_NULL,
@@ -65,6 +69,15 @@ class SchoolClass(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def grade_label(self) -> str:
+        """"Khối 3"; for a preschool class its age group ("Mẫu giáo 5–6 tuổi")."""
+        if self.grade:
+            return str(_("Khối %(grade)d") % {"grade": self.grade})
+        if self.age_group:
+            return get_list("preschool_age_group").name_of(self.age_group)
+        return str(_("Mầm non, ghép độ tuổi"))
 
     @classmethod
     def scope_q(cls, grant: Grant, actor_id: int) -> Q:

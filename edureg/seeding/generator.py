@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from edureg.core.codelists import CodeList
+from edureg.core.codelists import CodeEntry, CodeList
 from edureg.core.text import fold_diacritics, name_match_key, vietnamese_sort_key
 from edureg.seeding.names import NamePicker, WeightedChoice, misspell, typo
 from edureg.seeding.options import ProblemRates
@@ -62,7 +62,7 @@ TABLE_FIELDS: Final[dict[str, tuple[str, ...]]] = {
         "position_group_code", "employment_status_code", "subject_codes", "qualification_code",
         "code_versions", "created_at", "updated_at",
     ),
-    "registry.SchoolClass": ("id", "school_id", "school_year_id", "name", "grade",
+    "registry.SchoolClass": ("id", "school_id", "school_year_id", "name", "grade", "age_group",
                              "homeroom_teacher_id"),
     "access.Membership": ("id", "user_id", "role", "authority_id", "school_id", "starts_on",
                           "ends_on"),
@@ -159,7 +159,8 @@ _FROM_GRADE: Final = {"tin_hoc": 3, "cong_nghe": 3, "khoa_hoc": 4, "lich_su_dia_
 _UNTIL_GRADE: Final = {"tu_nhien_xa_hoi": 3}
 # Rarely staffed; leaving them out keeps the subject-teacher count realistic.
 _SKIPPED_SUBJECTS: Final = frozenset({"ngoai_ngu_khac", "tieng_dan_toc", "giao_duc_dia_phuong"})
-_PRESCHOOL_GROUPS: Final = (("Lá", 5), ("Chồi", 4), ("Mầm", 3))
+# The preschool classes drawn, by the word of their name in the ``preschool_age_group`` list.
+_PRESCHOOL_GROUPS: Final = ("Lá", "Chồi", "Mầm")
 _CLASSES_PER_SUBJECT_TEACHER: Final = {"primary": 10, "secondary": 7}
 
 
@@ -177,6 +178,7 @@ class CodeLists:
     job_position: CodeList
     enrolment_status: CodeList
     guardian_relation: CodeList
+    preschool_age_group: CodeList
     versions: dict[str, str]
 
     def code_named(self, list_name: str, name: str) -> str:
@@ -508,7 +510,7 @@ class _Generator:
         for grade, how_many in zip(grades, per_grade, strict=True):
             for number in range(how_many):
                 if grade == 0:
-                    group, _age = _PRESCHOOL_GROUPS[number % 3]
+                    group = _PRESCHOOL_GROUPS[number % 3]
                     name = f"{group} {number // 3 + 1}"
                 else:
                     letter = chr(ord("A") + number % 26)
@@ -648,9 +650,18 @@ class _Generator:
                               female_share=0.7 if role != "it_officer" else 0.3,
                               born_from=1975, born_to=2000)
         for class_id, class_name, grade, _size, _slug in classes:
+            age_group = self.preschool_group(class_name).code if grade == 0 else ""
             self.add("registry.SchoolClass", (
-                class_id, school_id, year_id, class_name, grade, self.homeroom[class_id],
+                class_id, school_id, year_id, class_name, grade, age_group,
+                self.homeroom[class_id],
             ))
+
+    def preschool_group(self, class_name: str) -> CodeEntry:
+        """The age group of a drawn preschool class, by the first word of its name."""
+        entry = self.lists.preschool_age_group.find_by_extra("word", class_name.split()[0])
+        if entry is None:
+            raise LookupError(f"no preschool age group is named by {class_name!r}")
+        return entry
 
     def assignment(self, staff_id: int, school_id: int, year_id: int, duty: str, class_id: int,
                    subject: str) -> None:
@@ -685,8 +696,7 @@ class _Generator:
         sex = "M" if rng.random() < 0.515 else "F"
         older = False
         if grade == 0:
-            age = {"Lá": 5, "Chồi": 4, "Mầm": 3}[class_name.split()[0]]
-            year = self.plan.start_year - age
+            year = self.plan.start_year - int(str(self.preschool_group(class_name).extra["age"]))
         else:
             # Grade 1 in the calendar year the child turns 6; some repeated a year, a few two.
             year = self.plan.start_year - 5 - grade

@@ -68,7 +68,7 @@ _CODE_LISTS: Final = (
     "province", "commune", "legacy_province", "legacy_district", "legacy_ward",
     "school_level", "subject", "job_position", "enrolment_status", "guardian_relation",
     "sex", "ethnicity", "religion", "nationality", "disability", "policy_group",
-    "position_group", "employment_status", "qualification",
+    "position_group", "employment_status", "qualification", "preschool_age_group",
 )
 
 
@@ -105,6 +105,7 @@ def _code_lists() -> CodeLists:
         subject=loaded["subject"], job_position=loaded["job_position"],
         enrolment_status=loaded["enrolment_status"],
         guardian_relation=loaded["guardian_relation"],
+        preschool_age_group=loaded["preschool_age_group"],
         versions={name: code_list.version for name, code_list in loaded.items()},
     )
 

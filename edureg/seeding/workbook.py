@@ -138,7 +138,8 @@ class _Names:
 
 def _generation_lists() -> CodeLists:
     names = ("province", "commune", "legacy_province", "legacy_district", "legacy_ward",
-             "school_level", "subject", "job_position", "enrolment_status", "guardian_relation")
+             "school_level", "subject", "job_position", "enrolment_status", "guardian_relation",
+             "preschool_age_group")
     loaded = {name: get_list(name) for name in names}
     versions = {name: get_list(name).version for name in (
         *names, "sex", "ethnicity", "religion", "nationality", "disability", "policy_group",
@@ -149,7 +150,8 @@ def _generation_lists() -> CodeLists:
         legacy_ward=loaded["legacy_ward"], school_level=loaded["school_level"],
         subject=loaded["subject"], job_position=loaded["job_position"],
         enrolment_status=loaded["enrolment_status"],
-        guardian_relation=loaded["guardian_relation"], versions=versions,
+        guardian_relation=loaded["guardian_relation"],
+        preschool_age_group=loaded["preschool_age_group"], versions=versions,
     )
 
 

@@ -1,15 +1,15 @@
-"""Graduation hand-over (chuyển cấp): the pupils who completed grade 5 of a primary school
-(or grade 9 of a lower-secondary school) go on to a school of the next level in the same
-authority, on the same pupil record.
+"""Graduation hand-over (chuyển cấp): the pupils who completed preschool (the 5–6 age group),
+grade 5 of a primary school or grade 9 of a lower-secondary school go on to a school of the
+next level in the same authority, on the same pupil record.
 
 Once a top-grade class's promotion is committed, its pupils' enrolments have ended with
-"Hoàn thành chương trình" (grade 5) or "Tốt nghiệp" (grade 9): those pupils, still held by
-their school and enrolled nowhere, are its *leavers*. The authority officer assigns each (or a
-group) a receiving school, or the receiving school claims them; the receiving school sees
-only what it needs to decide (name, date of birth, sex, sending school and class) and accepts
-them into one of its classes of the next year (grade 6 or 10). Accepting moves the pupil as a
-transfer does (``registry.transfers``): the record, its guardians and checks go to the
-receiving school, a new enrolment opens there, and the move is recorded as
+"Hoàn thành chương trình" (preschool, grade 5) or "Tốt nghiệp" (grade 9): those pupils, still
+held by their school and enrolled nowhere, are its *leavers*. The authority officer assigns
+each (or a group) a receiving school, or the receiving school claims them; the receiving
+school sees only what it needs to decide (name, date of birth, sex, sending school and class)
+and accepts them into one of its classes of the next year (grade 1, 6 or 10). Accepting moves
+the pupil as a transfer does (``registry.transfers``): the record, its guardians and checks go
+to the receiving school, a new enrolment opens there, and the move is recorded as
 ``student.transferred`` (the outbox the sync, the sharing feed and the identity queue read).
 The sending school's enrolment stays ended with the completion status it was given.
 
@@ -50,10 +50,12 @@ from edureg.registry.quality import records_refresh
 from edureg.schools.models import School, SchoolLevel, SchoolYear
 from edureg.yearly.models import Handover, HandoverStatus
 
-# The grade a leaver completed → the grade the receiving school places them in.
-NEXT_GRADE: dict[int, int] = {5: 6, 9: 10}
+# The grade a leaver completed → the grade the receiving school places them in (grade 0: the
+# preschool classes; only the oldest group's children end with a completion status).
+NEXT_GRADE: dict[int, int] = {0: 1, 5: 6, 9: 10}
 # Which schools teach that grade.
 RECEIVING_LEVELS: dict[int, tuple[str, ...]] = {
+    1: (SchoolLevel.PRIMARY, SchoolLevel.MULTI_LEVEL),
     6: (SchoolLevel.LOWER_SECONDARY, SchoolLevel.MULTI_LEVEL),
     10: (SchoolLevel.UPPER_SECONDARY, SchoolLevel.MULTI_LEVEL),
 }
@@ -106,9 +108,9 @@ def _names(students: Iterable[Student]) -> str:
 
 
 def leavers(*, start_year: int) -> QuerySet[Enrolment]:
-    """The ended enrolments of pupils who completed grade 5 or 9 in ``start_year`` and are
-    still held by that school, enrolled nowhere (not yet handed over). Unscoped: callers
-    filter by school and authorise."""
+    """The ended enrolments of pupils who completed preschool, grade 5 or 9 in ``start_year``
+    and are still held by that school, enrolled nowhere (not yet handed over). Unscoped:
+    callers filter by school and authorise."""
     current = Enrolment.objects.filter(student_id=OuterRef("student_id"), is_current=True)
     return Enrolment.objects.filter(
         is_current=False,

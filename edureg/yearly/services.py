@@ -44,19 +44,35 @@ from edureg.yearly.models import (
     RolloverRun,
 )
 
-# The last grade of each level: its classes are not carried into the next year; their pupils
-# complete the level. Preschool groups are not numbered by grade and are not rolled over here.
-TOP_GRADE: dict[str, int] = {
-    SchoolLevel.PRIMARY: 5,
-    SchoolLevel.LOWER_SECONDARY: 9,
-    SchoolLevel.UPPER_SECONDARY: 12,
-    SchoolLevel.MULTI_LEVEL: 12,
-}
 # Outcomes the principal may mark as exceptions; the default is "promoted" ("completed" for the
 # top grade).
 EXCEPTIONS = frozenset({Outcome.REPEAT, Outcome.LEFT, Outcome.TRANSFERRED})
 COMMITTED_ACTION = "class_promotion.committed"
 _GRADE_IN_NAME = re.compile(r"^(\D*?)(\d+)(.*)$")
+
+
+def _grades_of(level: str) -> tuple[int, ...]:
+    """The grades a school of ``level`` teaches, from the ``school_level`` list (none for
+    preschool, whose classes are age groups)."""
+    entry = get_list("school_level").get(level)
+    grades = entry.extra.get("grades") if entry is not None else None
+    return tuple(sorted(int(str(g)) for g in grades)) if isinstance(grades, tuple) else ()
+
+
+def top_grade(level: str) -> int | None:
+    """The last grade of ``level``: its classes are not carried into the next year, their
+    pupils complete the level. ``None`` for preschool (see ``preschool_next``)."""
+    grades = _grades_of(level)
+    return grades[-1] if grades else None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassStep:
+    """Where a class goes at the turn of the year: its name, grade and age group there."""
+
+    name: str
+    grade: int
+    age_group: str
 
 
 def carried_name(name: str, grade: int) -> str:
@@ -66,6 +82,45 @@ def carried_name(name: str, grade: int) -> str:
     if match is None or int(match.group(2)) != grade:
         return name
     return f"{match.group(1)}{grade + 1}{match.group(3)}"
+
+
+def carried_preschool_name(name: str, word: str, next_word: str) -> str:
+    """The name of a preschool class carried into the next age group: the group's word at the
+    start of the name is replaced ("Mầm 1" → "Chồi 1"); other names stay."""
+    if not word or not next_word:
+        return name
+    if name == word:
+        return next_word
+    if name.startswith(f"{word} "):
+        return next_word + name[len(word):]
+    return name
+
+
+def _preschool_step(school_class: SchoolClass) -> ClassStep | None:
+    groups = get_list("preschool_age_group")
+    entry = groups.get(school_class.age_group)
+    if entry is None:
+        # A mixed-age class (or one whose group is unknown): carried as it is; the principal
+        # marks the children who leave.
+        return ClassStep(name=school_class.name, grade=0, age_group=school_class.age_group)
+    following = groups.get(entry.extra_str("next") or "")
+    if following is None:
+        return None  # the oldest group: the children complete preschool
+    return ClassStep(name=carried_preschool_name(school_class.name, entry.extra_str("word") or "",
+                                                 following.extra_str("word") or ""),
+                     grade=0, age_group=following.code)
+
+
+def class_step(school_class: SchoolClass, level: str) -> ClassStep | None:
+    """Where ``school_class`` (of a school of ``level``) goes in the next year; ``None`` when
+    its pupils complete the level (the top grade, the oldest preschool group)."""
+    if level == SchoolLevel.PRESCHOOL:
+        return _preschool_step(school_class)
+    top = top_grade(level)
+    if top is None or school_class.grade >= top:
+        return None
+    return ClassStep(name=carried_name(school_class.name, school_class.grade),
+                     grade=school_class.grade + 1, age_group="")
 
 
 def _status(*, active: bool | None = None, transfer: str | None = None,
@@ -115,16 +170,22 @@ class YearOpened:
     created: bool
     classes_carried: int
     proposals_created: int
+    classes_started: int = 0  # new classes of the entry grade (or youngest group), empty
+
+
+def _slot(school_class: SchoolClass) -> tuple[int, str]:
+    return school_class.grade, school_class.age_group
 
 
 def year_open(*, actor: Actor | None, school: School, from_start_year: int) -> YearOpened:
     """Open the year after ``from_start_year`` for ``school``: the year itself, each class but
-    the top grade's carried with the next grade's name, its homeroom teacher as a proposal, and
-    one promotion proposal per class of the old year. Running it again completes what is
-    missing and changes nothing else."""
+    the top grade's (the oldest preschool group's) carried with the next grade's name, its
+    homeroom teacher as a proposal, one promotion proposal per class of the old year, and the
+    old year's classes of the entry grade (the youngest group) started again, empty, for the
+    new intake and the hand-over. Running it again completes what is missing and changes
+    nothing else."""
     _authorise(actor, school)
-    top = TOP_GRADE.get(school.level)
-    if top is None:
+    if school.level != SchoolLevel.PRESCHOOL and top_grade(school.level) is None:
         raise ValidationError(_("Chưa hỗ trợ chuyển năm học cho cấp học %(level)s.")
                               % {"level": school.get_level_display()})
     with transaction.atomic():
@@ -145,42 +206,72 @@ def year_open(*, actor: Actor | None, school: School, from_start_year: int) -> Y
         proposed = set(ClassProposal.objects.filter(from_class__school_year=old)
                        .values_list("from_class_id", flat=True))
         existing = {c.name: c for c in SchoolClass.objects.filter(school_year=new)}
-        carried = 0
+        old_classes = list(SchoolClass.objects.filter(school_year=old).order_by("grade", "name"))
+        carried: list[SchoolClass] = []
         proposals: list[ClassProposal] = []
         homerooms: list[HomeroomProposal] = []
-        for old_class in SchoolClass.objects.filter(school_year=old).order_by("grade", "name"):
+        for old_class in old_classes:
             if old_class.pk in proposed:
                 continue
             to_class = None
-            if old_class.grade < top:
-                name = carried_name(old_class.name, old_class.grade)
-                to_class = existing.get(name)
+            step = class_step(old_class, school.level)
+            if step is not None:
+                to_class = existing.get(step.name)
                 if to_class is None:
-                    to_class = SchoolClass.objects.create(school=school, school_year=new,
-                                                          name=name, grade=old_class.grade + 1)
-                    existing[name] = to_class
-                    carried += 1
+                    to_class = SchoolClass(school=school, school_year=new, name=step.name,
+                                           grade=step.grade, age_group=step.age_group)
+                    existing[step.name] = to_class
+                    carried.append(to_class)
                     if old_class.homeroom_teacher_id is not None:
                         homerooms.append(HomeroomProposal(
                             school=school, school_class=to_class,
                             staff_id=old_class.homeroom_teacher_id))
-                elif to_class.grade != old_class.grade + 1:
+                elif _slot(to_class) != (step.grade, step.age_group):
                     raise ValidationError(_(
-                        "Năm học %(year)s đã có lớp %(name)s khối %(grade)d: không chuyển được "
-                        "lớp %(old)s lên khối %(next)d. Hãy đổi tên một trong hai lớp.")
-                        % {"year": new.label, "name": name, "grade": to_class.grade,
-                           "old": old_class.name, "next": old_class.grade + 1})
+                        "Năm học %(year)s đã có lớp %(name)s khác khối hoặc nhóm tuổi: không "
+                        "chuyển được lớp %(old)s sang. Hãy đổi tên một trong hai lớp.")
+                        % {"year": new.label, "name": step.name, "old": old_class.name})
             proposals.append(ClassProposal(school=school, from_class=old_class,
                                            to_class=to_class, to_year=new))
+        SchoolClass.objects.bulk_create(carried)  # sets their keys (PostgreSQL, SQLite)
+        started = _entry_classes_start(school, new, old_classes, existing)
         HomeroomProposal.objects.bulk_create(homerooms)
         ClassProposal.objects.bulk_create(proposals)
-        if created or proposals:
+        if created or proposals or started:
             audit_record(actor=actor, action="school_year.opened", entity="school_year",
                          entity_id=new.pk, school_id=school.pk,
-                         data={"from_year": old.pk, "classes_carried": carried,
-                               "proposals": len(proposals), "homerooms": len(homerooms)})
-    return YearOpened(year=new, created=created, classes_carried=carried,
-                      proposals_created=len(proposals))
+                         data={"from_year": old.pk, "classes_carried": len(carried),
+                               "classes_started": started, "proposals": len(proposals),
+                               "homerooms": len(homerooms)})
+    return YearOpened(year=new, created=created, classes_carried=len(carried),
+                      proposals_created=len(proposals), classes_started=started)
+
+
+def _entry_slot(level: str, old_classes: Sequence[SchoolClass]) -> tuple[int, str] | None:
+    """The grade (age group) a school takes its new pupils into, which no class moves up into:
+    the level's first grade, or the youngest preschool group the school has."""
+    if level != SchoolLevel.PRESCHOOL:
+        grades = _grades_of(level)
+        return (grades[0], "") if grades else None
+    order = [entry.code for entry in get_list("preschool_age_group").entries]
+    present = sorted({c.age_group for c in old_classes if c.age_group in order}, key=order.index)
+    return (0, present[0]) if present else None
+
+
+def _entry_classes_start(school: School, new: SchoolYear, old_classes: Sequence[SchoolClass],
+                         existing: dict[str, SchoolClass]) -> int:
+    """Start again, empty and under the same names, the old year's classes of the entry grade
+    (youngest group) when the new year has none of that grade yet. A name already taken is
+    left out."""
+    slot = _entry_slot(school.level, old_classes)
+    if slot is None or any(_slot(c) == slot for c in existing.values()):
+        return 0
+    started = SchoolClass.objects.bulk_create([
+        SchoolClass(school=school, school_year=new, name=c.name, grade=c.grade,
+                    age_group=c.age_group)
+        for c in old_classes if _slot(c) == slot and c.name not in existing])
+    existing.update({c.name: c for c in started})
+    return len(started)
 
 
 def year_close(*, actor: Actor | None, year: SchoolYear) -> SchoolYear:
@@ -254,10 +345,11 @@ def proposal_exceptions_set(*, actor: Actor | None, proposal: ClassProposal,
 
 
 def _repeat_class(locked: ClassProposal) -> SchoolClass | None:
-    """Where a repeating pupil goes: the next year's class of the same grade and name (the one
-    carried from the class below), or else the first of that grade."""
+    """Where a repeating pupil goes: the next year's class of the same grade (age group) and
+    name (the one carried from the class below), or else the first of that grade."""
     same_grade = SchoolClass.objects.filter(school_year=locked.to_year,
-                                            grade=locked.from_class.grade).order_by("name")
+                                            grade=locked.from_class.grade,
+                                            age_group=locked.from_class.age_group).order_by("name")
     return same_grade.filter(name=locked.from_class.name).first() or same_grade.first()
 
 
@@ -298,12 +390,18 @@ def _class_moves(locked: ClassProposal, pupils: Mapping[int, Enrolment],
                               % {"name": locked.from_class.name, "names": names})
     repeat_class = _repeat_class(locked) if Outcome.REPEAT in exceptions.values() else None
     if Outcome.REPEAT in exceptions.values() and repeat_class is None:
+        if locked.from_class.age_group:
+            raise ValidationError(_("Năm học %(year)s chưa có lớp nhóm %(group)s cho trẻ ở lại "
+                                    "nhóm.") % {"year": new_year.label, "group": get_list(
+                                        "preschool_age_group").name_of(
+                                            locked.from_class.age_group)})
         raise ValidationError(_("Năm học %(year)s chưa có lớp khối %(grade)d cho học sinh ở "
                                 "lại lớp.") % {"year": new_year.label,
                                                "grade": locked.from_class.grade})
     active = _status(active=True)
     completed = _status(name="Hoàn thành chương trình"
-                        if locked.school.level == SchoolLevel.PRIMARY else "Tốt nghiệp")
+                        if locked.school.level in (SchoolLevel.PRIMARY, SchoolLevel.PRESCHOOL)
+                        else "Tốt nghiệp")
     extra = {"proposal": locked.pk}
     moves: list[EnrolmentMove] = []
     for student_id, enrolment in sorted(pupils.items()):

@@ -67,6 +67,7 @@ ALL_LISTS = [
     "nationality",
     "policy_group",
     "position_group",
+    "preschool_age_group",
     "province",
     "qualification",
     "religion",

@@ -102,7 +102,8 @@ def test_principal_runs_the_turn_of_the_year(cast: Cast) -> None:
     response = client.post(reverse("web:yearly_open", args=[old.pk]), follow=True)
     new = _year(cast, 2027)
     assert response.redirect_chain[-1][0] == reverse("web:yearly_year", args=[new.pk])
-    assert any("Đã mở năm học 2027–2028: 2 lớp được chuyển sang" in m for m in _messages(response))
+    assert any("Đã mở năm học 2027–2028: 2 lớp được chuyển sang, 2 lớp đầu cấp mới" in m
+               for m in _messages(response))
     body = response.content.decode()
     assert "Lớp 2A" in body
     assert "Lớp 2B" in body
@@ -115,7 +116,7 @@ def test_principal_runs_the_turn_of_the_year(cast: Cast) -> None:
     # Opening again changes nothing and says so.
     again = client.post(reverse("web:yearly_open", args=[old.pk]), follow=True)
     assert any("đã được mở từ trước" in m for m in _messages(again))
-    assert SchoolClass.objects.filter(school_year=new).count() == 2
+    assert SchoolClass.objects.filter(school_year=new).count() == 4  # 2A, 2B; 1A, 1B empty
 
     # Confirm the homeroom teacher; a second confirmation is refused with a message.
     response = client.post(confirm_url, follow=True)
@@ -246,11 +247,13 @@ def test_an_unknown_outcome_is_named_and_nothing_is_stored(cast: Cast) -> None:
 
 def test_a_refused_commit_is_explained_and_nothing_is_half_applied(cast: Cast) -> None:
     f.make_student(cast.class_1a, "Lê Thị Hà")
-    _open(cast)
+    new_year = _open(cast)
+    # No grade-1 class in the new year for a pupil who repeats (the ones opening started are
+    # taken away again).
+    SchoolClass.objects.filter(school_year=new_year, grade=1).delete()
     proposal = _proposal(cast.class_1a)
     client = _client(cast.alice)
     enrolments = list(Enrolment.objects.order_by("pk").values())
-    # No grade-1 class in the new year for a pupil who repeats.
     response = client.post(
         reverse("web:yearly_commit", args=[proposal.pk]),
         {f"hs_{cast.an.pk}": "repeat"},

@@ -71,7 +71,11 @@ def test_opening_a_year_carries_classes_to_the_next_grade(cast: Cast) -> None:
     assert opened.year.status == SchoolYearStatus.OPEN
     new_classes = dict(SchoolClass.objects.filter(school_year=opened.year)
                        .values_list("name", "grade"))
-    assert new_classes == {"2A": 2, "2B": 2}  # the top grade's 5A is not carried
+    # The top grade's 5A is not carried; grade 1 starts again, empty, for the new intake.
+    assert new_classes == {"2A": 2, "2B": 2, "1A": 1, "1B": 1}
+    assert opened.classes_carried == 2
+    assert opened.classes_started == 2
+    assert not Enrolment.objects.filter(school_year=opened.year).exists()
     assert _proposal(cast.class_1a).to_class.name == "2A"
     assert _proposal(top).to_class is None
     assert AuditEvent.objects.filter(action="school_year.opened").count() == 1
@@ -83,7 +87,9 @@ def test_opening_again_completes_without_duplicating(cast: Cast) -> None:
     again = year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
     assert not again.created
     assert again.proposals_created == 1
-    assert SchoolClass.objects.filter(school_year=again.year).count() == 3
+    assert again.classes_started == 0  # the new year has its grade-1 classes already
+    assert sorted(SchoolClass.objects.filter(school_year=again.year)
+                  .values_list("name", flat=True)) == ["1A", "1B", "2A", "2B", "2C"]
     assert ClassProposal.objects.filter(school=cast.school_a).count() == 3
 
 
@@ -153,9 +159,9 @@ def test_exceptions_give_each_pupil_their_status(cast: Cast) -> None:
     repeat = f.make_student(cast.class_1a, "Lê Thị Hà")
     left = f.make_student(cast.class_1a, "Võ Văn Khoa")
     moved = f.make_student(cast.class_1a, "Đỗ Thị Lan")
-    f.make_class(cast.school_a, "K1", grade=1)  # no grade-1 class is carried: repeat goes here
-    opened = year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
-    SchoolClass.objects.create(school=cast.school_a, school_year=opened.year, name="1A", grade=1)
+    f.make_class(cast.school_a, "K1", grade=1)
+    # Grade 1 starts again under the old names: the repeating pupil goes to the new 1A.
+    year_open(actor=cast.alice, school=cast.school_a, from_start_year=2026)
     proposal = _proposal(cast.class_1a)
     proposal_exceptions_set(actor=cast.alice, proposal=proposal, outcomes={
         repeat.pk: Outcome.REPEAT, left.pk: Outcome.LEFT, moved.pk: Outcome.TRANSFERRED,
@@ -353,8 +359,7 @@ def _with_exceptions(cast: Cast) -> None:
     repeat = f.make_student(cast.class_1a, "Lê Thị Hà")
     left = f.make_student(cast.class_1a, "Võ Văn Khoa")
     f.make_student(f.make_class(cast.school_a, "5A", grade=5), "Đỗ Thị Lan")
-    opened = year_open(actor=None, school=cast.school_a, from_start_year=2026)
-    SchoolClass.objects.create(school=cast.school_a, school_year=opened.year, name="1A", grade=1)
+    year_open(actor=None, school=cast.school_a, from_start_year=2026)  # with a new, empty 1A
     proposal_exceptions_set(actor=None, proposal=_proposal(cast.class_1a), outcomes={
         repeat.pk: Outcome.REPEAT, left.pk: Outcome.LEFT})
 
@@ -390,15 +395,17 @@ def test_bulk_rollover_writes_what_class_by_class_commits_write(cast: Cast) -> N
 def test_bulk_rollover_leaves_a_refused_class_in_draft_and_commits_the_others(
         cast: Cast) -> None:
     _with_exceptions(cast)
-    # 1A's repeat class removed: 1A cannot be committed, 1B and 5A still are.
-    SchoolClass.objects.filter(school_year__start_year=2027, grade=1).delete()
+    # The pupil marked as leaving 1A left it since (their enrolment ended elsewhere): 1A's
+    # proposal no longer fits and cannot be committed; 1B and 5A still are.
+    Enrolment.objects.filter(student__full_name="Võ Văn Khoa", is_current=True).update(
+        is_current=False, status_code="03")
     run = RolloverRun.objects.create(authority=cast.school_a.authority, from_start_year=2026,
                                      promote_all=True, started_at=cast.an.created_at)
     skipped = rollover_run(actor=None, schools=[cast.school_a], run=run)
     assert [s.reason for s in skipped] == [
-        "Năm học 2027–2028 chưa có lớp khối 1 cho học sinh ở lại lớp."]
+        "Học sinh không còn học lớp 1A: Võ Văn Khoa. Hãy sửa đề xuất rồi chốt lại."]
     assert _proposal(cast.class_1a).status == ProposalStatus.DRAFT
-    assert Enrolment.objects.filter(school_class=cast.class_1a, is_current=True).count() == 3
+    assert Enrolment.objects.filter(school_class=cast.class_1a, is_current=True).count() == 2
     assert (run.classes_committed, run.pupils_moved) == (2, 2)
 
 

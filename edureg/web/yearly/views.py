@@ -96,17 +96,19 @@ def open_next(request: HttpRequest, year_id: int) -> HttpResponse:
         messages.success(
             request,
             _(
-                "Đã mở năm học %(year)s: %(classes)d lớp được chuyển sang, %(proposals)d lớp "
-                "của năm học %(old)s chờ xét lên lớp."
+                "Đã mở năm học %(year)s: %(classes)d lớp được chuyển sang, %(started)d lớp đầu "
+                "cấp mới (chưa có học sinh), %(proposals)d lớp của năm học %(old)s chờ xét lên "
+                "lớp."
             )
             % {
                 "year": opened.year.label,
                 "classes": opened.classes_carried,
+                "started": opened.classes_started,
                 "proposals": opened.proposals_created,
                 "old": year.label,
             },
         )
-    elif opened.proposals_created or opened.classes_carried:
+    elif opened.proposals_created or opened.classes_carried or opened.classes_started:
         messages.success(
             request,
             _(
@@ -115,7 +117,7 @@ def open_next(request: HttpRequest, year_id: int) -> HttpResponse:
             )
             % {
                 "year": opened.year.label,
-                "classes": opened.classes_carried,
+                "classes": opened.classes_carried + opened.classes_started,
                 "proposals": opened.proposals_created,
             },
         )
