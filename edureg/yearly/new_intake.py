@@ -1,5 +1,6 @@
 """The new intake of a school year: the list of pupils a school takes in at its entry grade
-(grade 1, or grade 6 from outside the authority's primary schools).
+(grade 1, or grade 6 from outside the authority's primary schools; a preschool takes children
+into any of its groups).
 
 Each row is checked against every pupil the authority knows (the entry-time duplicate check
 of ``registry.services``): a child already known — the same personal ID number, or a
@@ -49,8 +50,8 @@ from edureg.schools.models import School, SchoolYear
 from edureg.yearly.handover import enrol_existing
 from edureg.yearly.models import Handover, HandoverStatus, IntakeBatch
 
-# The grades a school takes new pupils into with an intake list.
-ENTRY_GRADES = (1, 6)
+# The grades a school takes new pupils into with an intake list (0: the preschool classes).
+ENTRY_GRADES = (0, 1, 6)
 # The values a row may carry (the rest of the record is completed on the pupil's page).
 ROW_FIELDS = frozenset({"full_name", "date_of_birth", "sex", "personal_id_number"})
 COMMITTED_ACTION = "intake_list.committed"
@@ -193,8 +194,8 @@ def _plan(
             item.error(
                 "school_class",
                 _(
-                    "%(name)s là lớp khối %(grade)d; danh sách tuyển mới chỉ xếp vào lớp 1 "
-                    "hoặc lớp 6."
+                    "%(name)s là lớp khối %(grade)d; danh sách tuyển mới chỉ xếp vào lớp mầm "
+                    "non, lớp 1 hoặc lớp 6."
                 )
                 % {"name": school_class.name, "grade": school_class.grade},
             )

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import queue
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -599,7 +601,7 @@ class SchoolSkipped:
 
 def rollover_run(*, actor: Actor | None, schools: Sequence[School], run: RolloverRun,
                  progress: Callable[[str], None] | None = None,
-                 schools_per_rescan: int = 50) -> list[SchoolSkipped]:
+                 schools_per_rescan: int = 50, workers: int = 1) -> list[SchoolSkipped]:
     """Open the next year for each school and, with ``run.promote_all``, commit every class
     still in draft, one transaction per class. Interrupted, it is run again: opened years and
     committed classes are left as they are, so no pupil is promoted twice or skipped.
@@ -607,19 +609,67 @@ def rollover_run(*, actor: Actor | None, schools: Sequence[School], run: Rollove
     The pupils' quality state is recomputed by the batch rescan (the same rules as the
     per-record refresh) of each group of ``schools_per_rescan`` schools once their classes are
     committed: record by record it would cost more than the promotion itself. A rerun rescans
-    again, so a run stopped between a commit and its rescan leaves nothing stale for long."""
+    again, so a run stopped between a commit and its rescan leaves nothing stale for long.
+
+    ``workers`` threads, each with its own database connection, take the schools of a group
+    in turn (PostgreSQL only: SQLite has one writer at a time; and not inside the caller's
+    transaction, which other connections cannot see). A school's transaction alternates
+    between Python and the database; two of them at once keep both busy."""
     report = progress or (lambda _message: None)
+    if connection.vendor == "sqlite" or connection.in_atomic_block:
+        workers = 1
     skipped: list[SchoolSkipped] = []
     for start in range(0, len(schools), schools_per_rescan):
         group = schools[start:start + schools_per_rescan]
-        for school in group:
-            skipped += _rollover_school(actor=actor, school=school, run=run)
-            report(school.code)
+        skipped += _rollover_group(actor=actor, schools=group, run=run, report=report,
+                                   workers=workers)
         if run.promote_all:
             rescan("student", [school.pk for school in group])
     RolloverRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
     run.refresh_from_db()
     return skipped
+
+
+def _rollover_group(*, actor: Actor | None, schools: Sequence[School], run: RolloverRun,
+                    report: Callable[[str], None], workers: int) -> list[SchoolSkipped]:
+    """Each school of ``schools`` rolled over, by ``workers`` threads; the problems in the
+    schools' order. An error in one thread stops the others at their next school and is raised
+    here."""
+    if workers <= 1 or len(schools) <= 1:
+        found: list[SchoolSkipped] = []
+        for school in schools:
+            found += _rollover_school(actor=actor, school=school, run=run)
+            report(school.code)
+        return found
+    pending: queue.SimpleQueue[tuple[int, School]] = queue.SimpleQueue()
+    for item in enumerate(schools):
+        pending.put(item)
+    results: dict[int, list[SchoolSkipped]] = {}
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not errors:
+                try:
+                    index, school = pending.get_nowait()
+                except queue.Empty:
+                    return
+                results[index] = _rollover_school(actor=actor, school=school, run=run)
+                report(school.code)
+        except BaseException as error:  # raised again in the caller's thread
+            errors.append(error)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=work, name=f"rollover-{n}")
+               for n in range(min(workers, len(schools)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [item for index in sorted(results) for item in results[index]]
 
 
 def _rollover_school(*, actor: Actor | None, school: School,

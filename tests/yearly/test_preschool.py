@@ -16,6 +16,7 @@ from edureg.registry.models import Enrolment, SchoolClass, Student
 from edureg.schools.models import School, SchoolYear, SchoolYearStatus
 from edureg.yearly.handover import handover_accept, handover_assign, handover_leavers
 from edureg.yearly.models import ClassProposal, Outcome, RolloverRun
+from edureg.yearly.new_intake import IntakeRow, intake_commit
 from edureg.yearly.services import (
     carried_preschool_name,
     promotion_commit,
@@ -164,3 +165,16 @@ def test_children_who_completed_preschool_go_on_to_grade_1_as_the_same_person(
             primary.pk, grade_1.pk, 1)
         ended = Enrolment.objects.get(student_id=student_id, school=preschool.school)
         assert ended.status_code == COMPLETED
+
+
+def test_a_preschool_takes_new_children_into_its_youngest_group(preschool: Preschool) -> None:
+    opened = year_open(actor=preschool.principal, school=preschool.school, from_start_year=2026)
+    mam = SchoolClass.objects.get(school_year=opened.year, name="Mầm 1")
+    result = intake_commit(actor=preschool.principal, school=preschool.school, start_year=2027,
+                           rows=[IntakeRow(line=1, class_id=mam.pk,
+                                           data={"full_name": "Vi Thị Hằng",
+                                                 "date_of_birth": "14/06/2024", "sex": "Nữ"},
+                                           link_to=None, not_duplicate_reason="")])
+    assert len(result.created) == 1
+    enrolment = Enrolment.objects.get(student__full_name="Vi Thị Hằng", is_current=True)
+    assert (enrolment.school_class_id, enrolment.grade) == (mam.pk, 0)

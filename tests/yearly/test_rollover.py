@@ -15,6 +15,7 @@ from django.http import Http404
 from edureg.access import policy
 from edureg.access.roles import Perm
 from edureg.audit.models import AuditEvent
+from edureg.audit.services import audit_verify_chain
 from edureg.registry.enrolments import EnrolmentMove, enrolments_move
 from edureg.registry.models import Assignment, Enrolment, EnrolmentStatusChange, SchoolClass
 from edureg.registry.services import STUDENT_CHANGE_ACTIONS
@@ -419,3 +420,40 @@ def test_a_class_of_the_bulk_rollover_undoes_alone(cast: Cast) -> None:
         promotion_undo(actor=None, proposal=proposal)
     assert _school_outcome(cast) == before  # every pupil back, with their former status
     assert Enrolment.objects.filter(school_year__start_year=2027).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollover_by_several_threads_moves_each_pupil_once(cast: Cast) -> None:
+    """Schools taken by three threads (PostgreSQL; SQLite runs them one by one): every pupil
+    moved once, the problems in the schools' order, the audit chain unbroken."""
+    schools = [cast.school_a, cast.school_b]
+    for n in range(4):
+        school = f.make_school(cast.school_a.authority, code=f"W{n:04d}", name=f"Trường số {n}")
+        for grade in (1, 3, 5):
+            school_class = f.make_class(school, f"{grade}A", grade=grade)
+            for k in range(3):
+                f.make_student(school_class, f"Học Sinh {n} {grade} {k}")
+        schools.append(school)
+    # One refused school in the middle: a pupil marked as leaving has left since.
+    leaving = f.make_student(f.make_class(schools[3], "2A", grade=2), "Võ Văn Khoa")
+    year_open(actor=None, school=schools[3], from_start_year=2026)
+    proposal_exceptions_set(actor=None, proposal=_proposal(leaving.current_class),
+                            outcomes={leaving.pk: Outcome.LEFT})
+    Enrolment.objects.filter(student=leaving, is_current=True).update(is_current=False)
+    current = dict(Enrolment.objects.filter(is_current=True).values_list("student_id", "pk"))
+
+    run = RolloverRun.objects.create(authority=cast.school_a.authority, from_start_year=2026,
+                                     promote_all=True, started_at=cast.an.created_at)
+    skipped = rollover_run(actor=None, schools=schools, run=run, schools_per_rescan=4,
+                           workers=3)
+
+    assert [s.school for s in skipped] == [schools[3].code]
+    new_year = Enrolment.objects.filter(school_year__start_year=2027)
+    assert sorted(new_year.values_list("student_id", flat=True)) == sorted(
+        student_id for student_id in current
+        if Enrolment.objects.get(pk=current[student_id]).grade != 5)
+    assert not Enrolment.objects.filter(school_year__start_year=2026, is_current=True).exists()
+    promoted = AuditEvent.objects.filter(action="student.promoted")
+    assert sorted(int(e) for e in promoted.values_list("entity_id", flat=True)) == sorted(current)
+    assert run.pupils_moved == len(current)
+    assert audit_verify_chain() is None

@@ -44,6 +44,9 @@ class Command(BaseCommand):
                               metavar="NĂM", help="Năm bắt đầu của năm học cũ, ví dụ 2025")
         rollover.add_argument("--promote-all", action="store_true",
                               help="Chốt lên lớp mọi lớp theo đề xuất hiện có")
+        rollover.add_argument("--workers", type=int, default=3, metavar="SỐ",
+                              help="Số luồng xử lý các trường cùng lúc (PostgreSQL; SQLite "
+                                   "luôn dùng 1). Mặc định 3")
         close.add_argument("--year", type=int, required=True, metavar="NĂM")
         year_handover.add_arguments(sub)  # handover, intake
 
@@ -74,8 +77,10 @@ class Command(BaseCommand):
                                          from_start_year=options["from_year"],
                                          promote_all=options["promote_all"],
                                          started_at=timezone.now())
+        if options["workers"] < 1:
+            raise CommandError("--workers: cần một số từ 1 trở lên.")
         skipped = rollover_run(actor=None, schools=list(schools.order_by("pk")),
-                               run=run)
+                               run=run, workers=options["workers"])
         result = {"run": run.pk, "schools_opened": run.schools_opened,
                   "classes_committed": run.classes_committed, "pupils_moved": run.pupils_moved,
                   "problems": [{"school": s.school, "message": s.reason} for s in skipped]}
